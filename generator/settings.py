@@ -1,0 +1,364 @@
+"""The table of every config setting: its type, default, check and help.
+
+This one table drives validation (``validate.py``), the JSON Schema (``schema.py``) and the
+reference documentation (``reference.py``), so the three cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from . import unitsafe
+
+CONFIG_VERSION = 1
+UNIT_SUFFIX = "-autocleanup.service"
+
+
+class Problem(Exception):
+    """A value that a setting rejects: the message and an optional hint."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _kind_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+class Kind:
+    """How a setting's YAML value is checked and turned into its Python value."""
+
+    def parse(self, value: object) -> Any:
+        raise NotImplementedError
+
+    def schema(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def _need_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise Problem(f"expected a string, got {_kind_name(value)}")
+    return value
+
+
+class Choice(Kind):
+    """One of a few words. YAML 1.1 reads bare yes/no as booleans, so those map back."""
+
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+
+    def parse(self, value: object) -> str:
+        if isinstance(value, bool) and {"yes", "no"} <= set(self.choices):
+            return "yes" if value else "no"
+        text = _need_str(value)
+        if text not in self.choices:
+            raise Problem(
+                f"{text!r} is not one of {', '.join(self.choices)}", _close(text, self.choices)
+            )
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        if {"yes", "no"} <= set(self.choices):
+            return {"oneOf": [{"enum": list(self.choices)}, {"type": "boolean"}]}
+        return {"enum": list(self.choices)}
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(f"`{c}`" for c in self.choices)
+
+
+class Integer(Kind):
+    def __init__(self, minimum: int, maximum: int) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def parse(self, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Problem(f"expected an integer, got {_kind_name(value)}")
+        if not self.minimum <= value <= self.maximum:
+            raise Problem(f"{value} is out of range", f"allowed: {self.minimum} to {self.maximum}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
+
+    def describe(self) -> str:
+        return f"integer, {self.minimum} to {self.maximum}"
+
+
+class AbsolutePath(Kind):
+    def parse(self, value: object) -> str:
+        text = _need_str(value)
+        problem = unitsafe.path_problem(text)
+        if problem:
+            hint = None
+            if not problem.startswith("contains") and text.startswith("/"):
+                hint = f"did you mean {os.path.normpath(text)!r}?"
+            raise Problem(f"{text!r} {problem}", hint)
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": r"^/[^\s%\\\"';]*$"}
+
+    def describe(self) -> str:
+        return "absolute, normalised path"
+
+
+class PathList(Kind):
+    """A list of paths; each item is checked, and reported, on its own."""
+
+    item = AbsolutePath()
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise Problem(f"expected a list of paths, got {_kind_name(value)}")
+        return tuple(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": self.item.schema(), "uniqueItems": True}
+
+    def describe(self) -> str:
+        return "list of absolute paths"
+
+
+class UnitPrefix(Kind):
+    def parse(self, value: object) -> str:
+        text = _need_str(value)
+        problem = unitsafe.unit_prefix_problem(text, UNIT_SUFFIX)
+        if problem:
+            raise Problem(f"{text!r} {problem}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9:_.-]*$", "maxLength": 235}
+
+    def describe(self) -> str:
+        return "unit-name prefix"
+
+
+class UnitName(Kind):
+    def __init__(self, *suffixes: str) -> None:
+        self.suffixes = suffixes
+
+    def parse(self, value: object) -> str:
+        text = _need_str(value)
+        problem = unitsafe.unit_name_problem(text, self.suffixes)
+        if problem:
+            raise Problem(f"{text!r} {problem}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        ends = "|".join(s.replace(".", r"\.") for s in self.suffixes)
+        return {"type": "string", "pattern": rf"^[A-Za-z0-9:_.@-]+({ends})$", "maxLength": 255}
+
+    def describe(self) -> str:
+        return "unit name ending in " + " or ".join(f"`{s}`" for s in self.suffixes)
+
+
+class TimeSpan(Kind):
+    def parse(self, value: object) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # systemd reads a bare number as seconds
+        text = _need_str(value)
+        problem = unitsafe.timespan_problem(text)
+        if problem:
+            raise Problem(f"{text!r} {problem}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "integer"]}
+
+    def describe(self) -> str:
+        return "systemd time span (`30min`, `1h 30min`, `infinity`)"
+
+
+# A default is either a value or a function of the values decided so far (in table order).
+Default = Union[object, Callable[[Mapping[str, Any]], Any]]
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # dotted path of YAML keys, e.g. "cleanup.max-attempts"
+    kind: Kind
+    default: Default
+    help: str
+    default_doc: str | None = None  # how a derived default is described in the docs
+
+    @property
+    def section(self) -> str | None:
+        return self.key.split(".")[0] if "." in self.key else None
+
+    @property
+    def attr(self) -> str:
+        return self.key.split(".")[-1].replace("-", "_")
+
+    def default_for(self, decided: Mapping[str, Any]) -> Any:
+        if callable(self.default):
+            return self.default(decided)
+        return self.default
+
+
+def _default_read_write_paths(v: Mapping[str, Any]) -> tuple[str, ...]:
+    sysroot = v["sysroot"]
+    if v["cleanup.mode"] == "prune":
+        # A prune writes the whole repo (objects, .lock, state, tmp); cherry-picking less
+        # aborts half-way. The stamp's directory must be writable too, or the stamp survives.
+        paths = [os.path.join(sysroot, "ostree", "repo"), os.path.dirname(v["stamp"])]
+    else:
+        paths = [sysroot, "/boot"]
+    out: list[str] = []
+    for path in paths:
+        if not any(path == p or unitsafe.is_within(path, p) for p in out):
+            out.append(path)
+    return tuple(out)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "name",
+        UnitPrefix(),
+        "ostree",
+        "Prefix of the generated unit names: NAME-autocleanup.service and the drop-in "
+        "50-NAME-autocleanup.conf.",
+    ),
+    Setting("sysroot", AbsolutePath(), "/sysroot", "The OSTree sysroot to clean up."),
+    Setting(
+        "stamp",
+        AbsolutePath(),
+        lambda v: os.path.join(v["sysroot"], ".cleanup"),
+        "Stamp file written after a successful finalization; the cleanup runs at the next boot "
+        "only while it exists. Must lie inside the sysroot.",
+        default_doc="SYSROOT/.cleanup",
+    ),
+    Setting(
+        "finalize.unit",
+        UnitName(".service"),
+        "ostree-finalize-staged.service",
+        "The unit that finalizes staged deployments at shutdown; the stamp drop-in extends it.",
+    ),
+    Setting(
+        "finalize.path-unit",
+        Choice("auto", "yes", "no"),
+        "auto",
+        "Enable ostree-finalize-staged.path. ostree releases before 2025.2 need it to start "
+        "the finalize unit; auto enables it where the installed ostree ships it.",
+    ),
+    Setting(
+        "cleanup.mode",
+        Choice("full", "prune"),
+        "full",
+        "full: the whole sysroot cleanup of `ostree admin cleanup` (deployments, boot "
+        "directories, repo prune); prune: only prune the repo, with a narrower sandbox.",
+    ),
+    Setting(
+        "cleanup.backend",
+        Choice("helper", "ostree-cli"),
+        "helper",
+        "helper: ostree-autocleanup-helper through libostree, with locking, retry limit and "
+        "a report of what it freed; ostree-cli: run the ostree command directly.",
+    ),
+    Setting(
+        "cleanup.max-attempts",
+        Integer(1, 100),
+        3,
+        "Boots on which a failing cleanup is retried before the helper gives up and removes "
+        "the stamp (helper backend).",
+    ),
+    Setting(
+        "cleanup.timeout",
+        TimeSpan(),
+        "30min",
+        "How long the cleanup may run before systemd stops it (TimeoutStartSec=).",
+    ),
+    Setting(
+        "cleanup.helper-path",
+        AbsolutePath(),
+        "/usr/bin/ostree-autocleanup-helper",
+        "Absolute path of the helper that the units run.",
+    ),
+    Setting(
+        "cleanup.ostree-path",
+        AbsolutePath(),
+        "/usr/bin/ostree",
+        "Absolute path of the ostree command (ostree-cli backend).",
+    ),
+    Setting(
+        "scheduling.io-class",
+        Choice("idle", "best-effort"),
+        "idle",
+        "IOSchedulingClass= of the cleanup: idle only uses the disk when nothing else does.",
+    ),
+    Setting(
+        "scheduling.cpu-policy",
+        Choice("idle", "batch", "other"),
+        "idle",
+        "CPUSchedulingPolicy= of the cleanup.",
+    ),
+    Setting("scheduling.nice", Integer(-20, 19), 19, "Nice= level of the cleanup."),
+    Setting(
+        "sandbox.read-write-paths",
+        PathList(),
+        _default_read_write_paths,
+        "The only paths the cleanup may write (ReadWritePaths=). Must include the directory of "
+        "the stamp.",
+        default_doc="full: SYSROOT and /boot; prune: SYSROOT/ostree/repo and the stamp's directory",
+    ),
+    Setting(
+        "install.wanted-by",
+        UnitName(".target"),
+        "multi-user.target",
+        "Target that pulls in the cleanup at boot (WantedBy=). The target does not wait for it.",
+    ),
+    Setting(
+        "install.preset-priority",
+        Integer(0, 99),
+        50,
+        "Number that prefixes the preset and drop-in file names; lower numbers win in "
+        "systemd.preset(5).",
+    ),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(s.section for s in SETTINGS if s.section))
+TOP_LEVEL_KEYS: tuple[str, ...] = (
+    "version",
+    *tuple(dict.fromkeys(s.section or s.key for s in SETTINGS)),
+)
+
+
+def keys_in(section: str | None) -> tuple[str, ...]:
+    """The YAML keys allowed at the top level (None) or inside ``section``."""
+    if section is None:
+        return TOP_LEVEL_KEYS
+    return tuple(s.key.split(".", 1)[1] for s in SETTINGS if s.section == section)
+
+
+def _close(word: str, choices: tuple[str, ...]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else None
+
+
+close_match = _close

@@ -1,0 +1,140 @@
+"""From the settings that files set to a frozen Config, collecting every problem at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from . import settings, unitsafe
+from .config import (
+    CleanupConfig,
+    Config,
+    FinalizeConfig,
+    InstallConfig,
+    SandboxConfig,
+    SchedulingConfig,
+)
+from .errors import ConfigError, ConfigErrors
+from .yamlsource import Located, SourceFile
+
+
+def merge(sources: Sequence[SourceFile]) -> dict[str, Located]:
+    """Later files override earlier ones key by key; a list replaces the whole list."""
+    merged: dict[str, Located] = {}
+    for source in sources:
+        merged.update(source.values)
+    return merged
+
+
+def build_config(sources: Sequence[SourceFile], origins: tuple[str, ...] = ()) -> Config:
+    """Validate the merged settings of ``sources``; raise ConfigErrors listing every problem."""
+    errors: list[ConfigError] = [e for s in sources for e in s.errors]
+    given = merge(sources)
+    values: dict[str, Any] = {}
+    for setting in settings.SETTINGS:
+        located = given.get(setting.key)
+        if located is None:
+            values[setting.key] = setting.default_for(values)
+            continue
+        try:
+            values[setting.key] = setting.kind.parse(located.value)
+        except settings.Problem as problem:
+            errors.append(ConfigError(located.mark, setting.key, problem.message, problem.hint))
+            values[setting.key] = setting.default_for(values)
+            continue
+        if isinstance(setting.kind, settings.PathList):
+            values[setting.key] = _check_items(setting, located, errors)
+    errors.extend(_cross_checks(values, given))
+    if errors:
+        raise ConfigErrors(errors)
+    return _assemble(values, origins)
+
+
+def _check_items(
+    setting: settings.Setting, located: Located, errors: list[ConfigError]
+) -> tuple[str, ...]:
+    assert isinstance(setting.kind, settings.PathList)
+    good: list[str] = []
+    for value, mark in located.items:
+        try:
+            path = setting.kind.item.parse(value)
+        except settings.Problem as problem:
+            errors.append(ConfigError(mark, setting.key, problem.message, problem.hint))
+            continue
+        if path in good:
+            errors.append(ConfigError(mark, setting.key, f"{path!r} is listed twice"))
+            continue
+        good.append(path)
+    return tuple(good)
+
+
+def _where(given: dict[str, Located], *keys: str) -> Located | None:
+    for key in keys:
+        if key in given:
+            return given[key]
+    return None
+
+
+def _cross_checks(values: dict[str, Any], given: dict[str, Located]) -> list[ConfigError]:
+    """Rules between settings; each is reported at the value the user wrote."""
+    errors: list[ConfigError] = []
+    sysroot, stamp = values["sysroot"], values["stamp"]
+    if not unitsafe.is_within(stamp, sysroot):
+        at = _where(given, "stamp", "sysroot")
+        if at is not None:
+            key = "stamp" if "stamp" in given else "sysroot"
+            errors.append(
+                ConfigError(
+                    at.mark,
+                    key,
+                    f"stamp {stamp!r} is not inside the sysroot {sysroot!r}",
+                    f"for example '{os.path.join(sysroot, '.cleanup')}'",
+                )
+            )
+    paths = values["sandbox.read-write-paths"]
+    stamp_dir = os.path.dirname(stamp)
+    if not any(stamp_dir == p or unitsafe.is_within(stamp_dir, p) for p in paths):
+        at = _where(given, "sandbox.read-write-paths", "stamp", "sysroot", "cleanup.mode")
+        if at is not None:
+            errors.append(
+                ConfigError(
+                    at.mark,
+                    "sandbox.read-write-paths",
+                    f"does not include {stamp_dir!r}, the directory of the stamp",
+                    "the cleanup must be able to remove the stamp, or it runs again at every boot",
+                )
+            )
+    return errors
+
+
+def _assemble(v: dict[str, Any], origins: tuple[str, ...]) -> Config:
+    return Config(
+        name=v["name"],
+        sysroot=v["sysroot"],
+        stamp=v["stamp"],
+        finalize=FinalizeConfig(unit=v["finalize.unit"], path_unit=v["finalize.path-unit"]),
+        cleanup=CleanupConfig(
+            mode=v["cleanup.mode"],
+            backend=v["cleanup.backend"],
+            max_attempts=v["cleanup.max-attempts"],
+            timeout=v["cleanup.timeout"],
+            helper_path=v["cleanup.helper-path"],
+            ostree_path=v["cleanup.ostree-path"],
+        ),
+        scheduling=SchedulingConfig(
+            io_class=v["scheduling.io-class"],
+            cpu_policy=v["scheduling.cpu-policy"],
+            nice=v["scheduling.nice"],
+        ),
+        sandbox=SandboxConfig(read_write_paths=tuple(v["sandbox.read-write-paths"])),
+        install=InstallConfig(
+            wanted_by=v["install.wanted-by"], preset_priority=v["install.preset-priority"]
+        ),
+        sources=origins,
+    )
+
+
+def default_config() -> Config:
+    """The embedded default: every setting at its default."""
+    return build_config(())
