@@ -45,7 +45,8 @@ def build_config(sources: Sequence[SourceFile], origins: tuple[str, ...] = ()) -
             continue
         if isinstance(setting.kind, settings.PathList):
             values[setting.key] = _check_items(setting, located, errors)
-    errors.extend(_cross_checks(values, given))
+    failed = {e.key for e in errors}
+    errors.extend(_cross_checks(values, given, failed))
     if errors:
         raise ConfigErrors(errors)
     return _assemble(values, origins)
@@ -76,9 +77,16 @@ def _where(given: dict[str, Located], *keys: str) -> Located | None:
     return None
 
 
-def _cross_checks(values: dict[str, Any], given: dict[str, Located]) -> list[ConfigError]:
-    """Rules between settings; each is reported at the value the user wrote."""
+def _cross_checks(
+    values: dict[str, Any], given: dict[str, Located], failed: set[str]
+) -> list[ConfigError]:
+    """Rules between settings; each is reported at the value the user wrote.
+
+    A rule whose inputs already failed their own checks is skipped: one mistake, one message.
+    """
     errors: list[ConfigError] = []
+    if failed & {"sysroot", "stamp"}:
+        return errors
     sysroot, stamp = values["sysroot"], values["stamp"]
     if not unitsafe.is_within(stamp, sysroot):
         at = _where(given, "stamp", "sysroot")
@@ -92,6 +100,9 @@ def _cross_checks(values: dict[str, Any], given: dict[str, Located]) -> list[Con
                     f"for example '{os.path.join(sysroot, '.cleanup')}'",
                 )
             )
+        return errors
+    if "sandbox.read-write-paths" in failed:
+        return errors
     paths = values["sandbox.read-write-paths"]
     stamp_dir = os.path.dirname(stamp)
     if not any(stamp_dir == p or unitsafe.is_within(stamp_dir, p) for p in paths):

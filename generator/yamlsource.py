@@ -1,9 +1,9 @@
 """Reading one config file: a single YAML parser pass that keeps line:column for every node.
 
-The file is composed into PyYAML nodes (which carry their marks) and walked against the
-settings table; values are only constructed for scalars, so a crafted file cannot make us build
-large objects. Aliases are refused outright: an alias is how "billion laughs" files grow, and a
-config has no use for them.
+The parser's events are composed into PyYAML nodes (which carry their marks) and walked against
+the settings table; values are only constructed for scalars, so a crafted file cannot make us
+build large objects. Aliases are refused outright where they stand: an alias is how "billion
+laughs" files grow, and a config has no use for them.
 """
 
 from __future__ import annotations
@@ -75,41 +75,103 @@ def read_source(path: str, display: str | None = None) -> SourceFile:
         )
         return result
     try:
-        root = yaml.compose(data, Loader=_Loader)
+        root = compose(data, name)
+    except _Refused as refused:
+        result.errors.append(ConfigError(refused.mark, "(file)", refused.message))
+        return result
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        result.errors.append(
-            ConfigError(_error_mark(name, error), "(file)", f"invalid YAML: {problem}")
-        )
+        mark = _error_mark(name, error)
+        result.errors.append(ConfigError(mark, "(file)", f"invalid YAML: {problem}"))
         return result
     if root is None:
-        result.errors.append(
-            ConfigError(
-                top, "(file)", "is empty", f"start with 'version: {settings.CONFIG_VERSION}'"
-            )
-        )
+        hint = f"start with 'version: {settings.CONFIG_VERSION}'"
+        result.errors.append(ConfigError(top, "(file)", "is empty", hint))
         return result
     _Walker(name, result).document(root)
     return result
+
+
+class _Refused(Exception):
+    def __init__(self, mark: Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+_PLAIN_TAGS = frozenset(
+    {None, "!"}
+    | {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool", "null", "float", "seq", "map")}
+)
+MAX_DEPTH = 32
+
+
+def compose(data: bytes, name: str) -> yaml.Node | None:
+    """Compose the single document of ``data`` into nodes, from the parser's events.
+
+    PyYAML's own composer resolves an alias to the anchored node and forgets where the alias
+    was; composing here refuses the alias at its own position, before anything is built from
+    it, and refuses tags that would ask for a constructor other than the plain YAML types.
+    """
+    loader = _Loader(data)
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        root = _compose_node(loader, name, 0)
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            event = loader.get_event()
+            raise _Refused(_event_mark(name, event), "a config is a single YAML document")
+        return root
+    finally:
+        loader.dispose()
+
+
+def _event_mark(name: str, event: yaml.Event) -> Mark:
+    return Mark(name, event.start_mark.line + 1, event.start_mark.column + 1)
+
+
+def _compose_node(loader: Any, name: str, depth: int) -> yaml.Node:
+    event = loader.get_event()
+    if isinstance(event, yaml.AliasEvent):
+        raise _Refused(_event_mark(name, event), "YAML aliases are not allowed in a config")
+    if depth > MAX_DEPTH:
+        raise _Refused(_event_mark(name, event), f"nested deeper than {MAX_DEPTH} levels")
+    tag = getattr(event, "tag", None)
+    if tag not in _PLAIN_TAGS:
+        raise _Refused(_event_mark(name, event), f"the YAML tag {tag!r} is not allowed in a config")
+    if isinstance(event, yaml.ScalarEvent):
+        resolved = (
+            tag
+            if tag not in (None, "!")
+            else loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        )
+        return yaml.ScalarNode(resolved, event.value, event.start_mark, event.end_mark, event.style)
+    if isinstance(event, yaml.SequenceStartEvent):
+        items = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            items.append(_compose_node(loader, name, depth + 1))
+        end = loader.get_event()
+        return yaml.SequenceNode("tag:yaml.org,2002:seq", items, event.start_mark, end.end_mark)
+    if isinstance(event, yaml.MappingStartEvent):
+        pairs = []
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = _compose_node(loader, name, depth + 1)
+            pairs.append((key, _compose_node(loader, name, depth + 1)))
+        end = loader.get_event()
+        return yaml.MappingNode("tag:yaml.org,2002:map", pairs, event.start_mark, end.end_mark)
+    raise _Refused(_event_mark(name, event), f"unexpected YAML event {type(event).__name__}")
 
 
 class _Walker:
     def __init__(self, path: str, result: SourceFile) -> None:
         self.path = path
         self.result = result
-        self.seen: set[int] = set()
 
     def error(self, node: yaml.Node, key: str, message: str, hint: str | None = None) -> None:
         self.result.errors.append(ConfigError(_mark(self.path, node), key, message, hint))
-
-    def fresh(self, node: yaml.Node, key: str) -> bool:
-        # The composer hands back the anchored node again for every alias: a node met twice
-        # is an alias.
-        if id(node) in self.seen:
-            self.error(node, key, "YAML aliases are not allowed in a config")
-            return False
-        self.seen.add(id(node))
-        return True
 
     def document(self, root: yaml.Node) -> None:
         if not isinstance(root, yaml.MappingNode):
@@ -139,8 +201,6 @@ class _Walker:
         self, node: yaml.MappingNode, prefix: str
     ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        if not self.fresh(node, prefix.rstrip(".") or "(file)"):
-            return None
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 self.error(key_node, prefix.rstrip(".") or "(file)", "keys must be plain strings")
@@ -176,14 +236,10 @@ class _Walker:
             self.leaf(full, value_node)
 
     def leaf(self, key: str, node: yaml.Node) -> None:
-        if not self.fresh(node, key):
-            return
         mark = _mark(self.path, node)
         if isinstance(node, yaml.SequenceNode):
             items: list[tuple[Any, Mark]] = []
             for item in node.value:
-                if not self.fresh(item, key):
-                    return
                 if not isinstance(item, yaml.ScalarNode):
                     self.error(item, key, "list items must be plain values")
                     return
