@@ -84,7 +84,7 @@ def test_rendered_units_verify_cleanly(label: str, files: list[str], tmp_path: P
     assert result.stderr == "", result.stderr
     expected = {config.cleanup.helper_path, config.cleanup.ostree_path, "/usr/bin/rm", "/usr/bin/touch"}
     for path, text in render(config).items():
-        if not path.startswith(UNIT_DIR):
+        if not path.startswith(UNIT_DIR + "/"):
             continue
         for binary in exec_binaries(text):
             assert binary in expected, f"{path} runs an unexpected {binary}"
