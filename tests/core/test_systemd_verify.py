@@ -54,7 +54,12 @@ def build_root(tmp: Path, config: Config, upstream: Path) -> Path:
         shutil.copy2(unit, root / UNIT_DIR / unit.name)
     write_tree(str(root), render(config))
     # systemd-analyze checks that the first command of each Exec list exists in the root.
-    for binary in {config.cleanup.helper_path, config.cleanup.ostree_path, "/usr/bin/rm", "/usr/bin/touch"}:
+    for binary in {
+        config.cleanup.helper_path,
+        config.cleanup.ostree_path,
+        "/usr/bin/rm",
+        "/usr/bin/touch",
+    }:
         stub = root / binary.lstrip("/")
         stub.parent.mkdir(parents=True, exist_ok=True)
         stub.write_text("#!/bin/sh\nexit 0\n")
@@ -65,7 +70,9 @@ def build_root(tmp: Path, config: Config, upstream: Path) -> Path:
 def verify(root: Path, *units: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["systemd-analyze", "verify", "--man=no", f"--root={root}", *units],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -76,13 +83,20 @@ def configs() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize(("label", "files"), configs(), ids=[c[0] for c in configs()])
-def test_rendered_units_verify_cleanly(label: str, files: list[str], tmp_path: Path, upstream: Path) -> None:
+def test_rendered_units_verify_cleanly(
+    label: str, files: list[str], tmp_path: Path, upstream: Path
+) -> None:
     config = load_config(files)
     root = build_root(tmp_path, config, upstream)
     result = verify(root, config.unit_name, config.finalize.unit)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
-    expected = {config.cleanup.helper_path, config.cleanup.ostree_path, "/usr/bin/rm", "/usr/bin/touch"}
+    expected = {
+        config.cleanup.helper_path,
+        config.cleanup.ostree_path,
+        "/usr/bin/rm",
+        "/usr/bin/touch",
+    }
     for path, text in render(config).items():
         if not path.startswith(UNIT_DIR + "/"):
             continue
@@ -95,7 +109,9 @@ def test_rendered_units_verify_cleanly(label: str, files: list[str], tmp_path: P
 @pytest.mark.parametrize(
     ("mode", "backend"), list(itertools.product(("full", "prune"), ("helper", "ostree-cli")))
 )
-def test_every_mode_and_backend_verifies(mode: str, backend: str, tmp_path: Path, upstream: Path) -> None:
+def test_every_mode_and_backend_verifies(
+    mode: str, backend: str, tmp_path: Path, upstream: Path
+) -> None:
     config_file = tmp_path / "c.yaml"
     config_file.write_text(f"version: 1\ncleanup:\n  mode: {mode}\n  backend: {backend}\n")
     config = load_config([str(config_file)])
@@ -108,8 +124,15 @@ def test_drop_in_extends_the_upstream_finalize_unit(tmp_path: Path, upstream: Pa
     config = load_config()
     root = build_root(tmp_path, config, upstream)
     shown = subprocess.run(
-        ["systemd-analyze", f"--root={root}", "cat-config", f"systemd/system/{config.finalize.unit}"],
-        capture_output=True, text=True, check=True,
+        [
+            "systemd-analyze",
+            f"--root={root}",
+            "cat-config",
+            f"systemd/system/{config.finalize.unit}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     stops = [v for _s, k, v in parse_unit(shown) if k == "ExecStop"]
     # Our mark runs after ostree's own finalize command, and only then.

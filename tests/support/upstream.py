@@ -23,7 +23,10 @@ def ostree_boot_tree() -> Path | None:
     with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
         download = subprocess.run(
             ["apt-get", "download", "-q", "ostree-boot"],
-            cwd=scratch, capture_output=True, text=True, check=False,
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         debs = glob.glob(os.path.join(scratch, "ostree-boot_*.deb"))
         if download.returncode != 0 or not debs:
