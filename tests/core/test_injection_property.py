@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.unitfile import parse_unit
 
 from ostree_autocleanup.generator.errors import ConfigErrors, Mark
 from ostree_autocleanup.generator.render import render
 from ostree_autocleanup.generator.validate import build_config
 from ostree_autocleanup.generator.yamlsource import Located, SourceFile
+from support.unitfile import parse_unit
 
 # Characters that matter to systemd's parser, mixed into otherwise ordinary text.
-_TRICKY = list("\n\r\t\x00\x0b\x0c\x1b\x7f\x85\u2028 %\\[]#;=\"'$`/.-_@:") + ["\\\n", "%n", "\n["]
+_TRICKY = [*list("\n\r\t\x00\x0b\x0c\x1b\x7f\x85\u2028 %\\[]#;=\"'$`/.-_@:"), "\\\n", "%n", "\n["]
 _CHARS = st.one_of(st.sampled_from(_TRICKY), st.characters(codec="utf-8"))
 _TEXT = st.lists(_CHARS, max_size=24).map("".join)
 

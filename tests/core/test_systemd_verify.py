@@ -15,13 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.unitfile import parse_unit
-from support.upstream import ostree_boot_tree
 
 from ostree_autocleanup.generator.config import Config
 from ostree_autocleanup.generator.load import load_config
 from ostree_autocleanup.generator.output import write_tree
 from ostree_autocleanup.generator.render import UNIT_DIR, render
+from support.unitfile import parse_unit
+from support.upstream import ostree_boot_tree
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 HOST_UNITS = Path("/usr/lib/systemd/system")

@@ -1,0 +1,112 @@
+"""Which config files apply, and how they combine (systemd's drop-in rules)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ostree_autocleanup.generator import cli
+from ostree_autocleanup.generator.layering import find_config_files
+from ostree_autocleanup.generator.load import load_config
+
+
+def put(root: Path, path: str, text: str) -> Path:
+    target = root / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def test_no_config_anywhere_gives_the_embedded_default(tmp_path: Path) -> None:
+    assert find_config_files(str(tmp_path)) == []
+    config = load_config(root=str(tmp_path))
+    assert (config.name, config.sysroot, config.stamp, config.sources) == (
+        "ostree",
+        "/sysroot",
+        "/sysroot/.cleanup",
+        (),
+    )
+    assert config.cleanup.mode == "full" and config.cleanup.max_attempts == 3
+    assert config.sandbox.read_write_paths == ("/sysroot", "/boot")
+
+
+def test_etc_overrides_run_overrides_usr_lib(tmp_path: Path) -> None:
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.yaml", "version: 1\nname: vendor\n")
+    assert load_config(root=str(tmp_path)).name == "vendor"
+    put(tmp_path, "/run/ostree-autocleanup/config.yaml", "version: 1\nname: runtime\n")
+    assert load_config(root=str(tmp_path)).name == "runtime"
+    put(tmp_path, "/etc/ostree-autocleanup/config.yaml", "version: 1\ncleanup:\n  mode: prune\n")
+    config = load_config(root=str(tmp_path))
+    # The /etc file replaces the lower ones entirely: name falls back to the default.
+    assert (config.name, config.cleanup.mode) == ("ostree", "prune")
+    assert config.sources == ("/etc/ostree-autocleanup/config.yaml",)
+
+
+def test_drop_ins_apply_in_lexical_order_across_directories(tmp_path: Path) -> None:
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.yaml", "version: 1\nname: vendor\n")
+    put(
+        tmp_path,
+        "/usr/lib/ostree-autocleanup/config.d/10-vendor.yaml",
+        "version: 1\ncleanup:\n  max-attempts: 7\n",
+    )
+    put(
+        tmp_path,
+        "/etc/ostree-autocleanup/config.d/20-admin.yaml",
+        "version: 1\ncleanup:\n  max-attempts: 9\n  timeout: 1h\n",
+    )
+    put(
+        tmp_path,
+        "/run/ostree-autocleanup/config.d/05-early.yaml",
+        "version: 1\ncleanup:\n  timeout: 5min\n",
+    )
+    config = load_config(root=str(tmp_path))
+    assert (config.name, config.cleanup.max_attempts, config.cleanup.timeout) == ("vendor", 9, "1h")
+    assert config.sources == (
+        "/usr/lib/ostree-autocleanup/config.yaml",
+        "/run/ostree-autocleanup/config.d/05-early.yaml",
+        "/usr/lib/ostree-autocleanup/config.d/10-vendor.yaml",
+        "/etc/ostree-autocleanup/config.d/20-admin.yaml",
+    )
+
+
+def test_a_drop_in_in_etc_masks_the_same_name_below(tmp_path: Path) -> None:
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.d/50-x.yaml", "version: 1\nname: vendor\n")
+    put(tmp_path, "/etc/ostree-autocleanup/config.d/50-x.yaml", "version: 1\nname: admin\n")
+    assert load_config(root=str(tmp_path)).name == "admin"
+    # An empty file, or a link to /dev/null, masks it without setting anything.
+    etc = tmp_path / "etc/ostree-autocleanup/config.d/50-x.yaml"
+    etc.unlink()
+    etc.symlink_to("/dev/null")
+    assert load_config(root=str(tmp_path)).name == "ostree"
+    assert find_config_files(str(tmp_path)) == []
+
+
+def test_files_given_with_c_replace_the_layered_ones(tmp_path: Path) -> None:
+    put(tmp_path, "/etc/ostree-autocleanup/config.yaml", "version: 1\nname: layered\n")
+    given = put(tmp_path, "/given.yaml", "version: 1\nname: given\n")
+    assert load_config([str(given)], root=str(tmp_path)).name == "given"
+
+
+def test_a_bad_drop_in_is_reported_with_its_path_on_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = put(
+        tmp_path,
+        "/etc/ostree-autocleanup/config.d/90-bad.yaml",
+        "version: 1\ncleanup:\n  mode: fast\n",
+    )
+    assert cli.main(["render", "--root", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"{bad}:3:9: error: cleanup.mode: ")
+
+
+def test_rendered_header_names_the_target_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.yaml", "version: 1\n")
+    assert cli.main(["render", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "#   /usr/lib/ostree-autocleanup/config.yaml\n" in out
+    assert str(tmp_path) not in out
+    assert os.path.isfile(tmp_path / "usr/lib/ostree-autocleanup/config.yaml")
