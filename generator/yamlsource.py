@@ -122,23 +122,26 @@ def compose(data: bytes, name: str) -> yaml.Node | None:
         root = _compose_node(loader, name, 0)
         loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
-            event = loader.get_event()
-            raise _Refused(_event_mark(name, event), "a config is a single YAML document")
+            raise _Refused(
+                _event_mark(name, loader.get_event()), "a config is a single YAML document"
+            )
         return root
     finally:
         loader.dispose()
 
 
-def _event_mark(name: str, event: yaml.Event) -> Mark:
+def _event_mark(name: str, event: Any) -> Mark:
     return Mark(name, event.start_mark.line + 1, event.start_mark.column + 1)
 
 
 def _compose_node(loader: Any, name: str, depth: int) -> yaml.Node:
-    event = loader.get_event()
+    # The C parser's events and marks are not the pure-Python classes the stubs describe.
+    event: Any = loader.get_event()
     if isinstance(event, yaml.AliasEvent):
         raise _Refused(_event_mark(name, event), "YAML aliases are not allowed in a config")
     if depth > MAX_DEPTH:
         raise _Refused(_event_mark(name, event), f"nested deeper than {MAX_DEPTH} levels")
+    start: Any = event.start_mark
     tag = getattr(event, "tag", None)
     if tag not in _PLAIN_TAGS:
         raise _Refused(_event_mark(name, event), f"the YAML tag {tag!r} is not allowed in a config")
@@ -148,20 +151,20 @@ def _compose_node(loader: Any, name: str, depth: int) -> yaml.Node:
             if tag not in (None, "!")
             else loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         )
-        return yaml.ScalarNode(resolved, event.value, event.start_mark, event.end_mark, event.style)
+        return yaml.ScalarNode(resolved, event.value, start, start, event.style)
     if isinstance(event, yaml.SequenceStartEvent):
         items = []
         while not loader.check_event(yaml.SequenceEndEvent):
             items.append(_compose_node(loader, name, depth + 1))
-        end = loader.get_event()
-        return yaml.SequenceNode("tag:yaml.org,2002:seq", items, event.start_mark, end.end_mark)
+        end: Any = loader.get_event()
+        return yaml.SequenceNode("tag:yaml.org,2002:seq", items, start, end.end_mark)
     if isinstance(event, yaml.MappingStartEvent):
         pairs = []
         while not loader.check_event(yaml.MappingEndEvent):
             key = _compose_node(loader, name, depth + 1)
             pairs.append((key, _compose_node(loader, name, depth + 1)))
-        end = loader.get_event()
-        return yaml.MappingNode("tag:yaml.org,2002:map", pairs, event.start_mark, end.end_mark)
+        end_map: Any = loader.get_event()
+        return yaml.MappingNode("tag:yaml.org,2002:map", pairs, start, end_map.end_mark)
     raise _Refused(_event_mark(name, event), f"unexpected YAML event {type(event).__name__}")
 
 

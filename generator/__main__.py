@@ -1,0 +1,7 @@
+"""``python -m ostree_autocleanup.generator``: the same as ``ostree-autocleanup``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
