@@ -91,9 +91,7 @@ class RepoUsage:
 
 def ostree(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real `ostree` CLI; raises CalledProcessError with its stderr when it fails."""
-    result = subprocess.run(
-        ["ostree", *args], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(["ostree", *args], capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise subprocess.CalledProcessError(
             result.returncode, result.args, result.stdout, result.stderr
@@ -124,9 +122,7 @@ def write_tree(
     for name, target in _ROOT_LINKS.items():
         os.symlink(target, dest / name)
     (dest / "usr/lib").mkdir(parents=True, exist_ok=True)
-    (dest / "usr/lib/os-release").write_text(
-        f'ID={OSNAME}\nNAME="Test OS"\nVERSION_ID={version}\n'
-    )
+    (dest / "usr/lib/os-release").write_text(f'ID={OSNAME}\nNAME="Test OS"\nVERSION_ID={version}\n')
     modules = dest / "usr/lib/modules" / KERNEL_VERSION
     modules.mkdir(parents=True)
     (modules / "vmlinuz").write_text(f"kernel {version}\n")
@@ -169,13 +165,19 @@ def init_sysroot(path: Path, osname: str = OSNAME) -> Sysroot:
 
 def deploy(sysroot: Sysroot, ref: str, *extra: str) -> None:
     """`ostree admin deploy` of `ref` with extra options (e.g. `--retain`, `--no-prune`)."""
-    ostree("admin", "deploy", "--sysroot=" + str(sysroot.path), "--os=" + sysroot.osname,
-           *extra, ref)
+    ostree(
+        "admin", "deploy", "--sysroot=" + str(sysroot.path), "--os=" + sysroot.osname, *extra, ref
+    )
 
 
 def _build_version(
-    sysroot: Sysroot, work: Path, version: str, n_files: int, shared_files: int,
-    file_size: int, seed: int,
+    sysroot: Sysroot,
+    work: Path,
+    version: str,
+    n_files: int,
+    shared_files: int,
+    file_size: int,
+    seed: int,
 ) -> str:
     tree = write_tree(work / f"tree-{version}", version, n_files, shared_files, file_size, seed)
     try:
@@ -245,11 +247,16 @@ def staging_unavailable() -> str | None:
             return f"staging a deployment needs `{tool}`, which is not installed"
     probe = subprocess.run(
         ["unshare", "-m", "-p", "-f", "--propagation", "private", "true"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if probe.returncode != 0:
-        return "mount and pid namespaces are not available here (unshare -m -p -f failed: " \
-            + probe.stderr.strip() + ")"
+        return (
+            "mount and pid namespaces are not available here (unshare -m -p -f failed: "
+            + probe.stderr.strip()
+            + ")"
+        )
     return None
 
 
@@ -303,9 +310,25 @@ def staged_sysroot(
         shutil.rmtree(work)
     booted_dir = deployment_dir(sysroot, booted)
     result = subprocess.run(
-        ["unshare", "-m", "-p", "-f", "--propagation", "private", "sh", "-ec", _STAGE_SCRIPT,
-         "sh", str(booted_dir), str(sysroot.path), sysroot.osname, BRANCH],
-        capture_output=True, text=True, check=False,
+        [
+            "unshare",
+            "-m",
+            "-p",
+            "-f",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            _STAGE_SCRIPT,
+            "sh",
+            str(booted_dir),
+            str(sysroot.path),
+            sysroot.osname,
+            BRANCH,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError("staging and finalizing failed: " + result.stderr.strip())
@@ -325,18 +348,14 @@ def deployment_dir(sysroot: Sysroot, checksum: str) -> Path:
 def deployment_commits(sysroot: Sysroot) -> list[str]:
     """Checksums of every deployment directory on disk (the truth, whatever the refs say)."""
     return sorted(
-        p.name.split(".")[0]
-        for p in sysroot.deploy_dir.iterdir()
-        if not p.name.endswith(".origin")
+        p.name.split(".")[0] for p in sysroot.deploy_dir.iterdir() if not p.name.endswith(".origin")
     )
 
 
 def refs(repo: Path) -> dict[str, str]:
     """Every ref of the repo (`ostree refs`) mapped to its commit."""
     names = [r for r in ostree("refs", "--repo=" + str(repo)).stdout.split() if r]
-    return {
-        name: ostree("rev-parse", "--repo=" + str(repo), name).stdout.strip() for name in names
-    }
+    return {name: ostree("rev-parse", "--repo=" + str(repo), name).stdout.strip() for name in names}
 
 
 def commit_exists(repo: Path, checksum: str) -> bool:
@@ -386,7 +405,9 @@ def remove_tree(path: Path) -> None:
     if shutil.which("chattr") is not None:
         subprocess.run(
             ["chattr", "-R", "-f", "-i", str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
         )
     shutil.rmtree(path)
 
