@@ -38,7 +38,7 @@ def _path_of(root: clidoc.Command, command: clidoc.Command) -> str:
 
 def _bash_value_action(kind: str, choices: tuple[str, ...]) -> str:
     if kind == "choices":
-        return f"COMPREPLY=($(compgen -W {_bash_quote(' '.join(choices))} -- \"$cur\"))"
+        return f'COMPREPLY=($(compgen -W {_bash_quote(" ".join(choices))} -- "$cur"))'
     if kind == "dir":
         return 'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur"))'
     if kind == "file":
@@ -63,12 +63,16 @@ def bash_script(command: clidoc.Command, source: str) -> str:
             keys = [f"{path}/{flag}" for flag in option.flags]
             takes_value += keys
             action = _bash_value_action(option.value_kind, option.choices)
-            value_cases.append(f"        {'|'.join(_bash_quote(k) for k in keys)}) {action}; return 0 ;;")
+            value_cases.append(
+                f"        {'|'.join(_bash_quote(k) for k in keys)}) {action}; return 0 ;;"
+            )
         words = " ".join(flag for option in cmd.options for flag in option.flags)
         names = " ".join(sub.name for sub in cmd.commands)
         argument = cmd.arguments[0] if cmd.arguments else None
         arg_action = (
-            _bash_value_action(argument.value_kind, argument.choices) if argument else "COMPREPLY=()"
+            _bash_value_action(argument.value_kind, argument.choices)
+            if argument
+            else "COMPREPLY=()"
         )
         state_cases.append(
             f"        {_bash_quote(path)})\n"
@@ -95,7 +99,9 @@ def bash_script(command: clidoc.Command, source: str) -> str:
         '        case "$path/$word" in',
     ]
     if subpaths:
-        lines.append(f"            {'|'.join(_bash_quote(p) for p in subpaths)}) path=$path/$word ;;")
+        lines.append(
+            f"            {'|'.join(_bash_quote(p) for p in subpaths)}) path=$path/$word ;;"
+        )
     if takes_value:
         lines.append(f"            {'|'.join(_bash_quote(k) for k in takes_value)}) skip=1 ;;")
     lines += [
@@ -193,7 +199,9 @@ def _zsh_function(command: clidoc.Command) -> list[str]:
             "            _describe -t commands command commands && ret=0",
             "            ;;",
             "        argument)",
-            "            curcontext=${curcontext%:*:*}:" + command.prog.replace(" ", "-") + "-$words[1]:",
+            "            curcontext=${curcontext%:*:*}:"
+            + command.prog.replace(" ", "-")
+            + "-$words[1]:",
             "            case $words[1] in",
         ]
         for sub in command.commands:

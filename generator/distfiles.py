@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the man pages, shell completions and JSON Schema that a package "
         "ships under /usr/share.",
     )
-    parser.add_argument("--output", metavar="DIR", help="the share directory, e.g. $DESTDIR/usr/share")
+    parser.add_argument(
+        "--output", metavar="DIR", help="the share directory, e.g. $DESTDIR/usr/share"
+    )
     parser.add_argument(
         "--zsh-dir",
         metavar="DIR",

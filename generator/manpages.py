@@ -234,7 +234,10 @@ def _example() -> list[str]:
 def config_page() -> str:
     """ostree-autocleanup.yaml(5): where the files are, how they layer, and every key."""
     lines = _header(CONFIG_PAGE, 5, "the settings table")
-    lines += [_section("NAME"), f"{_escape_code(CONFIG_PAGE)} \\- ostree\\-autocleanup configuration"]
+    lines += [
+        _section("NAME"),
+        f"{_escape_code(CONFIG_PAGE)} \\- ostree\\-autocleanup configuration",
+    ]
     lines += [_section("SYNOPSIS"), ".nf", *(_escape_code(p) for p in _CONFIG_FILES), ".fi"]
     lines += [_section("DESCRIPTION")]
     lines += _paragraphs(
@@ -266,16 +269,24 @@ def config_page() -> str:
     for setting in settings.SETTINGS:
         if setting.section != current and setting.section is not None:
             current = setting.section
-            lines += [f'.SS "{_escape_code(current)}:"', ".PP", f"Keys of the \\fB{current}\\fR mapping."]
+            lines += [
+                f'.SS "{_escape_code(current)}:"',
+                ".PP",
+                f"Keys of the \\fB{current}\\fR mapping.",
+            ]
         lines += _key_entry(setting)
     lines += [_section("EXAMPLE"), ".PP"]
-    derived = ", ".join(f"\\fB{_escape_code(s.key)}\\fR" for s in settings.SETTINGS if callable(s.default))
+    derived = ", ".join(
+        f"\\fB{_escape_code(s.key)}\\fR" for s in settings.SETTINGS if callable(s.default)
+    )
     lines += [
         "The embedded default. Keys with a derived default are left out, so that they keep",
         f"following the keys they are derived from: {derived}.",
     ]
     lines += _example()
-    lines += _see_also(("ostree-autocleanup(8)", "ostree-autocleanup-generator(8)", "systemd.unit(5)"))
+    lines += _see_also(
+        ("ostree-autocleanup(8)", "ostree-autocleanup-generator(8)", "systemd.unit(5)")
+    )
     return "\n".join(lines) + "\n"
 
 

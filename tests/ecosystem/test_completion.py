@@ -1,0 +1,193 @@
+"""Shell completion, driven the way the shells drive it: bash through COMP_WORDS/COMP_CWORD
+with the generated script loaded, zsh through its parser and compinit."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_SPEC, load_or_skip, source_words
+
+from ostree_autocleanup.generator import clidoc, completion
+
+
+def bash_complete(script: str, prog: str, words: list[str], cwd: Path) -> list[str]:
+    """COMPREPLY after completing the last of ``words`` (the word under the cursor)."""
+    all_words = [prog, *words]
+    driver = f"""
+set -u
+source {shlex.quote(script)}
+func=$(complete -p {shlex.quote(prog)} | sed -E 's/.*-F ([^ ]+) .*/\\1/')
+COMP_WORDS=({" ".join(shlex.quote(w) for w in all_words)})
+COMP_CWORD={len(all_words) - 1}
+COMP_LINE=${{COMP_WORDS[*]}}
+COMP_POINT=${{#COMP_LINE}}
+COMPREPLY=()
+"$func" {shlex.quote(prog)} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", driver],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return [line for line in result.stdout.splitlines() if line]
+
+
+@pytest.fixture
+def main_script(tmp_path: Path) -> str:
+    command = clidoc.load(clidoc.PROGRAMS[0])
+    path = tmp_path / "ostree-autocleanup.bash"
+    path.write_text(completion.bash_script(command, "a test"))
+    return str(path)
+
+
+def test_subcommand_name_completes(main_script: str, tmp_path: Path) -> None:
+    assert bash_complete(main_script, "ostree-autocleanup", ["ren"], tmp_path) == ["render"]
+    assert bash_complete(main_script, "ostree-autocleanup", ["sch"], tmp_path) == ["schema"]
+    names = bash_complete(main_script, "ostree-autocleanup", [""], tmp_path)
+    assert {"render", "schema"} <= set(names)
+    assert not [n for n in names if n.startswith("-")], "options offered where a command goes"
+
+
+def test_global_options_come_before_the_subcommand(main_script: str, tmp_path: Path) -> None:
+    assert bash_complete(main_script, "ostree-autocleanup", ["--deb"], tmp_path) == ["--debug"]
+    after = bash_complete(main_script, "ostree-autocleanup", ["--debug", "ren"], tmp_path)
+    assert after == ["render"]
+
+
+def test_options_of_each_subcommand_complete(program: clidoc.Program, tmp_path: Path) -> None:
+    command = load_or_skip(program)
+    script = tmp_path / "script.bash"
+    script.write_text(completion.bash_script(command, "a test"))
+    expected: dict[tuple[str, ...], set[str]] = {}
+    for path, word in source_words(program):
+        expected.setdefault(path, set())
+        if word.startswith("-"):
+            expected[path].add(word)
+    for path, flags in expected.items():
+        offered = bash_complete(str(script), program.prog, [*path, "-"], tmp_path)
+        assert set(offered) == flags, f"{program.prog} {' '.join(path)}"
+
+
+def test_option_values_complete(main_script: str, tmp_path: Path) -> None:
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "outfile.yaml").write_text("version: 1\n")
+    prog = "ostree-autocleanup"
+    assert bash_complete(main_script, prog, ["schema", "--format", ""], tmp_path) == [
+        "json",
+        "markdown",
+    ]
+    # bash splits --format=m at '=' (COMP_WORDBREAKS).
+    assert bash_complete(main_script, prog, ["schema", "--format", "=", "m"], tmp_path) == [
+        "markdown"
+    ]
+    assert bash_complete(main_script, prog, ["render", "--output", "out"], tmp_path) == ["outdir"]
+    assert set(bash_complete(main_script, prog, ["render", "-c", "out"], tmp_path)) == {
+        "outdir",
+        "outfile.yaml",
+    }
+    # A value that spells a command name is a value, not a subcommand.
+    assert bash_complete(main_script, prog, ["render", "--output", "schema", "--f"], tmp_path) == []
+    assert bash_complete(main_script, prog, ["render", "--output", "schema", "--ou"], tmp_path) == [
+        "--output"
+    ]
+
+
+def test_cli_spec_commands_complete(tmp_path: Path) -> None:
+    script = tmp_path / "sample.bash"
+    script.write_text(completion.bash_script(clidoc.from_spec(SAMPLE_SPEC), "a test"))
+    complete = lambda *w: bash_complete(str(script), "sample-helper", list(w), tmp_path)  # noqa: E731
+    assert complete("cl") == ["cleanup"]
+    assert complete("cleanup", "--mode", "") == ["full", "prune"]
+    assert set(complete("mark", "--")) == {"--sysroot", "--stamp"}
+
+
+def test_positional_directories_complete(tmp_path: Path) -> None:
+    spec = {
+        "prog": "sample-generator",
+        "summary": "a generator",
+        "arguments": [{"name": "NORMAL_DIR", "help": "output"}],
+        "options": [
+            {"flags": ["--root"], "metavar": "DIR", "help": "root"},
+            {"flags": ["--dry-run"], "help": "x"},
+        ],
+    }
+    (tmp_path / "normal").mkdir()
+    (tmp_path / "notes").write_text("")
+    script = tmp_path / "gen.bash"
+    script.write_text(completion.bash_script(clidoc.from_spec(spec), "a test"))
+    assert bash_complete(str(script), "sample-generator", ["no"], tmp_path) == ["normal"]
+    assert bash_complete(str(script), "sample-generator", ["--dr"], tmp_path) == ["--dry-run"]
+
+
+@pytest.fixture
+def zsh() -> str:
+    path = shutil.which("zsh")
+    if path is None:
+        pytest.skip("zsh is not installed (apt-get install zsh)")
+    return path
+
+
+def test_zsh_script_parses_and_registers(program: clidoc.Program, zsh: str, tmp_path: Path) -> None:
+    command = load_or_skip(program)
+    fpath = tmp_path / "functions"
+    fpath.mkdir()
+    script = fpath / f"_{program.prog}"
+    script.write_text(completion.zsh_script(command, "a test"))
+    check = subprocess.run([zsh, "-n", str(script)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and check.stderr == "", check.stderr
+    # compinit reads the #compdef line: the function must be registered for the command.
+    probe = subprocess.run(
+        [
+            zsh,
+            "-f",
+            "-c",
+            f"fpath=({shlex.quote(str(fpath))} $fpath); autoload -Uz compinit; "
+            f"compinit -u -D; print -r -- ${{_comps[{program.prog}]}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == f"_{program.prog}"
+    for path, word in source_words(program):
+        assert word in script.read_text(), f"{word} ({' '.join(path)}) missing from the zsh script"
+
+
+def test_zsh_spec_quotes_awkward_help(zsh: str, tmp_path: Path) -> None:
+    spec = {
+        "prog": "odd",
+        "summary": "help with quotes",
+        "options": [
+            {"flags": ["--it"], "help": "it's [really] odd: yes"},
+            {"flags": ["-v", "--value"], "metavar": "FILE", "help": "a file"},
+        ],
+    }
+    script = tmp_path / "_odd"
+    script.write_text(completion.zsh_script(clidoc.from_spec(spec), "a test"))
+    check = subprocess.run([zsh, "-n", str(script)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and check.stderr == "", check.stderr
+    # The _arguments spec must survive zsh's own quoting as one word per option.
+    words = subprocess.run(
+        [
+            zsh,
+            "-f",
+            "-c",
+            f"source {shlex.quote(str(script))} 2>/dev/null; "
+            '_arguments() { print -rl -- "$@" }; _odd',
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    assert "--it[it's \\[really\\] odd: yes]" in words
+    assert "(-v --value)-v[a file]:FILE:_files" in words
