@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_SPEC, load_or_skip, source_words
+from clisources import SAMPLE_SPEC, load_or_skip, source_words
 
 from ostree_autocleanup.generator import clidoc, completion
 

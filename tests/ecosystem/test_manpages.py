@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_SPEC, load_or_skip, source_words
+from clisources import SAMPLE_SPEC, load_or_skip, source_words
 
 from ostree_autocleanup.generator import clidoc, manpages, settings
 from ostree_autocleanup.generator.load import load_config
