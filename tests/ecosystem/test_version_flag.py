@@ -28,7 +28,7 @@ def project_version() -> str:
 
 
 def test_package_version_is_the_project_version() -> None:
-    assert VERSION == project_version()
+    assert project_version() == VERSION
 
 
 @pytest.mark.parametrize("prog", [p.prog for p in clidoc.PROGRAMS])
