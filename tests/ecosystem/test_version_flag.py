@@ -42,3 +42,19 @@ def test_version_flag(prog: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{prog} {project_version()}\n"
     assert result.stderr == ""
+
+
+def test_changelog_describes_this_version() -> None:
+    text = (PYPROJECT.parent / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, re.M)
+    assert releases, "CHANGELOG.md has no release headings (## [X.Y.Z] - YYYY-MM-DD)"
+    newest = next(version for version, _ in releases if version != "Unreleased")
+    assert newest == project_version(), "CHANGELOG.md's newest release is not pyproject's version"
+    for version, date in releases:
+        if version != "Unreleased":
+            assert date, f"release {version} has no date"
+            assert re.search(rf"^\[{re.escape(version)}\]: \S+$", text, re.M), (
+                f"no link for {version}"
+            )
+    section = text.split(f"## [{newest}]", 1)[1].split("\n## ", 1)[0]
+    assert "### Added" in section
