@@ -64,14 +64,25 @@ def test_command_page_has_every_option_and_subcommand(
     words = source_words(program)
     assert words, f"{program.module} offers no options at all"
     for path, word in words:
-        section = text
         if path:
-            # Each subcommand's options are listed under its own heading.
+            # Each subcommand has its own subsection, up to the next subsection or section.
             heading = re.search(rf"^   {re.escape(' '.join(path))}$", text, re.M)
-            assert heading, f"no section for {' '.join(path)}"
-            section = text[heading.end() :]
-        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", section), (
-            f"{word} ({' '.join(path) or 'top level'}) missing from {program.prog}(8)"
+            assert heading, f"no subsection for {' '.join(path)}"
+            rest = text[heading.end() :]
+        else:
+            heading = re.search(r"^OPTIONS$", text, re.M)
+            assert heading, "no OPTIONS section"
+            rest = text[heading.end() :]
+        stop = re.search(r"^ {0,3}\S", rest, re.M)
+        section = rest[: stop.start()] if stop else rest
+        if word.startswith("-"):
+            # An entry of the option list, not a mention in a synopsis or in prose.
+            entry = rf"^       (?:\S+, )*{re.escape(word)}(?:[ ,=]|$)"
+        else:
+            entry = rf"^   {re.escape(' '.join((*path, word)))}$"
+            section = text
+        assert re.search(entry, section, re.M), (
+            f"{word} ({' '.join(path) or 'top level'}) has no entry in {program.prog}(8)"
         )
 
 
