@@ -55,7 +55,13 @@ class Option:
         """What a shell should offer for the value: choices, dir, file or nothing."""
         if self.choices:
             return "choices"
-        return _kind_of_metavar(self.metavar)
+        if self.metavar is None:
+            return "none"
+        kind = _kind_of_metavar(self.metavar)
+        if kind == "none":
+            # argparse's default metavar is the option's name (SYSROOT, STAMP): go by the name.
+            kind = _kind_of_metavar(max(self.flags, key=len).lstrip("-"))
+        return kind
 
 
 @dataclass(frozen=True)
@@ -103,13 +109,17 @@ class Command:
         return (_usage_line(self),)
 
 
+_DIR_WORDS = ("DIR", "ROOT", "BOOT", "OUTPUT")
+_FILE_WORDS = ("FILE", "PATH", "STAMP", "CONFIG")
+
+
 def _kind_of_metavar(metavar: str | None) -> str:
     if metavar is None:
         return "none"
     upper = metavar.upper()
-    if "DIR" in upper:
+    if any(word in upper for word in _DIR_WORDS):
         return "dir"
-    if "FILE" in upper or "PATH" in upper:
+    if any(word in upper for word in _FILE_WORDS):
         return "file"
     return "none"
 
@@ -311,7 +321,11 @@ PROGRAMS: tuple[Program, ...] = (
 
 
 class MissingCommand(LookupError):
-    """The module of a command is not installed (yet), or offers neither source."""
+    """The module of a command is not installed (yet)."""
+
+
+class NoCommandSource(TypeError):
+    """The module of a command is there but offers neither build_parser() nor CLI_SPEC."""
 
 
 def load(program: Program) -> Command:
@@ -331,7 +345,7 @@ def load(program: Program) -> Command:
     spec = getattr(module, "CLI_SPEC", None)
     if isinstance(spec, Mapping):
         return from_spec(spec)
-    raise MissingCommand(f"{program.module} has neither build_parser() nor CLI_SPEC")
+    raise NoCommandSource(f"{program.module} has neither build_parser() nor CLI_SPEC")
 
 
 def walk(command: Command) -> Sequence[Command]:

@@ -85,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except clidoc.MissingCommand as error:
         print(f"{parser.prog}: error: {error} (--allow-missing leaves it out)", file=sys.stderr)
         return 2
+    except clidoc.NoCommandSource as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     except Failure as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ import pytest
 from docrecipes import command_lines, recipes
 
 from ostree_autocleanup.generator import cli, distfiles
+from support.upstream import ostree_boot_tree
 
 TOP = Path(__file__).parents[2]
 EXAMPLE = TOP / "examples" / "debian-12.yaml"
@@ -131,29 +132,8 @@ def test_debhelper_recipe_builds_a_package_that_enables_the_unit(tmp_path: Path)
 def test_plain_package_is_enabled_by_its_preset(tmp_path: Path) -> None:
     need("dpkg-deb", "dpkg", "systemctl")
     staging = tmp_path / "staging"
-    if "install" in subcommands():
-        run(
-            [
-                str(BIN / "ostree-autocleanup"),
-                "install",
-                "--root",
-                str(staging),
-                "--no-enable",
-                "-c",
-                str(EXAMPLE),
-            ]
-        )
-    else:
-        run(
-            [
-                str(BIN / "ostree-autocleanup"),
-                "render",
-                "-c",
-                str(EXAMPLE),
-                "--output",
-                str(staging),
-            ]
-        )
+    # As docs/packaging.md says for a package without debhelper: render into the staging tree.
+    run([str(BIN / "ostree-autocleanup"), "render", "-c", str(EXAMPLE), "--output", str(staging)])
     (staging / "DEBIAN").mkdir()
     (staging / "DEBIAN/control").write_text(
         "Package: ostree-autocleanup-preset-test\nVersion: 1\nArchitecture: all\n"
@@ -187,6 +167,13 @@ def need_install(option: str | None = None) -> None:
         pytest.fail(f"install has no {option} option, which docs/packaging.md uses")
 
 
+def upstream_units() -> Path:
+    tree = ostree_boot_tree()
+    if tree is None:
+        pytest.skip("Debian's ostree-boot package could not be downloaded (apt-get download)")
+    return tree / "lib/systemd/system"
+
+
 def test_mkosi_postinst_recipe(tmp_path: Path) -> None:
     need_install()
     need("systemctl")
@@ -197,11 +184,13 @@ def test_mkosi_postinst_recipe(tmp_path: Path) -> None:
     src.mkdir()
     shutil.copy(EXAMPLE, src / "autocleanup.yaml")
     buildroot = tmp_path / "buildroot"
-    buildroot.mkdir()
+    # The image already holds ostree-boot's units, as a Debian 12 image with ostree-boot does.
+    shutil.copytree(upstream_units(), buildroot / "usr/lib/systemd/system")
     # mkosi runs the script with these two variables pointing at the image and the sources.
     run([str(script)], env={**tool_env(), "BUILDROOT": str(buildroot), "SRCDIR": str(src)})
     assert (buildroot / f"usr/lib/systemd/system/{UNIT}").is_file()
     assert is_enabled(buildroot, UNIT) == "enabled"
+    assert is_enabled(buildroot, "ostree-finalize-staged.path") == "enabled"
 
 
 _RPM_GLOB = re.compile(r"[*?\[\]{}%\s\\\"]")
@@ -211,20 +200,15 @@ def test_list_files_is_valid_rpm_files_content(tmp_path: Path) -> None:
     need_install("--list-files")
     spec = recipes()["ostree-autocleanup-units.spec"]
     assert "%files -f units.files" in spec
+    # rpmbuild makes %{buildroot} before %install runs. A package's buildroot holds none of
+    # ostree's units, so the example for ostree without the path unit.
     buildroot = tmp_path / "buildroot"
+    buildroot.mkdir()
     tool = str(BIN / "ostree-autocleanup")
-    run([tool, "install", "--root", str(buildroot), "--no-enable", "-c", str(EXAMPLE)])
+    config = str(TOP / "examples" / "fedora-bootc.yaml")
+    run([tool, "install", "--root", str(buildroot), "--no-enable", "-c", config])
     listed = run(
-        [
-            tool,
-            "install",
-            "--root",
-            str(buildroot),
-            "--no-enable",
-            "-c",
-            str(EXAMPLE),
-            "--list-files",
-        ]
+        [tool, "install", "--root", str(buildroot), "--no-enable", "-c", config, "--list-files"]
     ).stdout.splitlines()
     assert listed and len(listed) == len(set(listed))
     for line in listed:
