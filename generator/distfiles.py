@@ -25,6 +25,11 @@ BASH_DIR = "bash-completion/completions"
 ZSH_DIR = "zsh/site-functions"  # zsh's own default; Debian's zsh reads zsh/vendor-completions
 
 
+def schema_text() -> str:
+    """The schema file: exactly what ``ostree-autocleanup schema`` prints."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def share_files(zsh_dir: str = ZSH_DIR, require_all: bool = True) -> dict[str, str]:
     """Path relative to the share directory -> text."""
     files: dict[str, str] = {}
@@ -40,7 +45,7 @@ def share_files(zsh_dir: str = ZSH_DIR, require_all: bool = True) -> dict[str, s
         source = f"the command line of {program.module}"
         files[f"{BASH_DIR}/{program.prog}"] = completion.bash_script(command, source)
         files[f"{zsh_dir}/_{program.prog}"] = completion.zsh_script(command, source)
-    files[SCHEMA_PATH] = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    files[SCHEMA_PATH] = schema_text()
     return dict(sorted(files.items()))
 
 
