@@ -223,6 +223,49 @@ def test_list_files_is_valid_rpm_files_content(tmp_path: Path) -> None:
     assert set(listed) == on_disk, "every file install writes, and nothing else, is listed"
 
 
+@pytest.fixture(scope="module")
+def rpm_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documented spec built by the real rpmbuild, with the tool from this build on PATH."""
+    need_install("--list-files")
+    need("rpmbuild", "rpm")
+    top = tmp_path_factory.mktemp("rpmbuild")
+    (top / "SOURCES").mkdir()
+    (top / "SPECS").mkdir()
+    shutil.copy(TOP / "examples" / "fedora-bootc.yaml", top / "SOURCES/autocleanup.yaml")
+    spec = top / "SPECS/units.spec"
+    spec.write_text(recipes()["ostree-autocleanup-units.spec"])
+    # --nodeps: the BuildRequires are Fedora packages; the tool comes from PATH. The systemd
+    # macros stay unexpanded in the scriptlets, which only run on the target system.
+    run(
+        ["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {top}", str(spec)],
+        env=tool_env(),
+    )
+    (package,) = (top / "RPMS/noarch").glob("ostree-autocleanup-units-*.noarch.rpm")
+    return package
+
+
+def test_rpm_spec_recipe_builds_with_files_from_list_files(rpm_package: Path) -> None:
+    # rpmbuild itself fails on a listed file that is missing or a written file that is not
+    # listed; check the package holds what install writes all the same.
+    packaged = run(["rpm", "-qlp", str(rpm_package)]).stdout.splitlines()
+    assert "/usr/lib/systemd/system/ostree-autocleanup.service" in packaged
+    assert any(
+        p.startswith("/usr/lib/systemd/system/ostree-finalize-staged.service.d/") for p in packaged
+    )
+    scripts = run(["rpm", "-qp", "--scripts", str(rpm_package)]).stdout
+    assert "%systemd_post ostree-autocleanup.service" in scripts
+
+
+def test_rpm_package_ships_the_preset_that_systemd_post_applies(rpm_package: Path) -> None:
+    # %systemd_post enables a unit only when a preset says so; Fedora's default preset
+    # disables everything else.
+    packaged = run(["rpm", "-qlp", str(rpm_package)]).stdout.splitlines()
+    assert any(p.startswith("/usr/lib/systemd/system-preset/") for p in packaged), (
+        "install --no-enable left the preset file out of the package: %systemd_post would "
+        "leave the cleanup disabled"
+    )
+
+
 def _command_id(item: tuple[str, list[str]]) -> str:
     return " ".join([item[0].split()[-1], *item[1]])
 
