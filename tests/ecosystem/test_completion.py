@@ -103,7 +103,10 @@ def test_option_values_complete(main_script: str, tmp_path: Path) -> None:
 def test_cli_spec_commands_complete(tmp_path: Path) -> None:
     script = tmp_path / "sample.bash"
     script.write_text(completion.bash_script(clidoc.from_spec(SAMPLE_SPEC), "a test"))
-    complete = lambda *w: bash_complete(str(script), "sample-helper", list(w), tmp_path)  # noqa: E731
+
+    def complete(*words: str) -> list[str]:
+        return bash_complete(str(script), "sample-helper", list(words), tmp_path)
+
     assert complete("cl") == ["cleanup"]
     assert complete("cleanup", "--mode", "") == ["full", "prune"]
     assert set(complete("mark", "--")) == {"--sysroot", "--stamp"}
