@@ -166,6 +166,64 @@ def test_zsh_script_parses_and_registers(program: clidoc.Program, zsh: str, tmp_
         assert word in script.read_text(), f"{word} ({' '.join(path)}) missing from the zsh script"
 
 
+# Drives an interactive zsh on a pseudo-terminal (zsh/zpty): types the line and TAB, and records
+# every candidate the completion system offers through compadd.
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+fdir=$1 out=$2 line=$3
+: > $out
+zpty z zsh -f -i
+zpty -w z "PS1='%% '; fpath=($fdir \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "compadd() { local -a __h; builtin compadd -O __h \"\$@\"; print -rl -- \$__h >> $out; builtin compadd \"\$@\"; }"
+zpty -w z "print -r -- ready >> $out"
+for i in {1..100}; do sleep 0.1; [[ -s $out ]] && break; done
+zpty -w -n z "$line"$'\t'
+for i in {1..100}; do sleep 0.1; (( $(wc -l < $out) > 1 )) && break; done
+size=-1
+for i in {1..20}; do
+  (( size == $(wc -c < $out) )) && break
+  size=$(wc -c < $out); sleep 0.3
+done
+while zpty -r -t z chunk; do :; done
+zpty -d z
+"""
+
+
+def zsh_complete(zsh: str, functions: Path, line: str, tmp_path: Path) -> set[str]:
+    driver = tmp_path / "driver.zsh"
+    driver.write_text(ZSH_DRIVER)
+    out = tmp_path / "candidates"
+    result = subprocess.run(
+        [zsh, "-f", str(driver), str(functions), str(out), line],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert lines and lines[0] == "ready", "the interactive zsh did not start"
+    return {word for word in lines[1:] if word}
+
+
+def test_zsh_completes_like_a_user_sees_it(zsh: str, tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    command = clidoc.load(clidoc.PROGRAMS[0])
+    (functions / "_ostree-autocleanup").write_text(completion.zsh_script(command, "a test"))
+    prog = "ostree-autocleanup"
+    assert zsh_complete(zsh, functions, f"{prog} ren", tmp_path) == {"render"}
+    assert zsh_complete(zsh, functions, f"{prog} schema --format ", tmp_path) == {
+        "json",
+        "markdown",
+    }
+    assert zsh_complete(zsh, functions, f"{prog} render --o", tmp_path) == {"--output"}
+    top = zsh_complete(zsh, functions, f"{prog} -", tmp_path)
+    assert {"--debug", "--version"} <= top and "--output" not in top
+
+
 def test_zsh_spec_quotes_awkward_help(zsh: str, tmp_path: Path) -> None:
     spec = {
         "prog": "odd",
