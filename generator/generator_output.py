@@ -1,0 +1,193 @@
+"""The generator's output as data: entries, the precomputed-data file, and writing them out.
+
+An entry set maps a path relative to the generator's output directory to `(kind, data)`: kind
+`file` with the file's bytes, or kind `link` with the symlink target. The same entry set comes
+from three places that must agree byte for byte: the cold path's rendering, the precomputed-data
+file written at install time, and the unit tree the boot script copies.
+
+This module is on the boot path: it imports only os.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Tuple
+
+    Entry = Tuple[str, bytes]
+    Entries = Dict[str, Entry]
+    Inputs = List[Tuple[str, bytes]]
+
+FILE = "file"
+LINK = "link"
+
+# Where `install --generator` puts what the boot path reads, as the booted system sees it.
+DATA_DIR = "/usr/lib/ostree-autocleanup/generator"
+DATA_PATH = DATA_DIR + "/precomputed"
+UNITS_DIR = DATA_DIR + "/units"
+
+DATA_MAGIC = b"ostree-autocleanup generator data 1\n"
+
+
+class DataError(ValueError):
+    """The precomputed-data file is not in the format this version reads."""
+
+
+def encode_data(version: str, inputs: Inputs, entries: Entries) -> bytes:
+    """The precomputed-data file: package version, config inputs (path and exact bytes), output.
+
+    Exact input bytes, not mtimes or sizes: image builds normalise mtimes (OSTree commits store
+    0), so only content tells whether the config changed. Comparing a few hundred bytes costs
+    less than importing hashlib.
+    """
+    chunks = [DATA_MAGIC, b"version " + _field(version) + b"\n"]
+    for path, data in inputs:
+        chunks += [b"input %d " % len(data) + _field(path) + b"\n", data]
+    for rel, (kind, data) in sorted(entries.items()):
+        if kind not in (FILE, LINK):
+            raise ValueError(f"{rel}: unknown entry kind {kind!r}")
+        chunks += [kind.encode() + b" %d " % len(data) + _field(rel) + b"\n", data]
+    return b"".join(chunks)
+
+
+def _field(text: str) -> bytes:
+    if "\n" in text:
+        raise ValueError(f"newline in {text!r}")
+    return text.encode("utf-8", "surrogateescape")
+
+
+def decode_data(blob: bytes) -> tuple[str, Inputs, Entries]:
+    """The inverse of encode_data; DataError when the blob is not such a file."""
+    if not blob.startswith(DATA_MAGIC):
+        raise DataError("not a generator data file")
+    pos = len(DATA_MAGIC)
+    version = ""
+    inputs: Inputs = []
+    entries: Entries = {}
+    while pos < len(blob):
+        end = blob.find(b"\n", pos)
+        if end < 0:
+            raise DataError("truncated header line")
+        header = blob[pos:end].decode("utf-8", "surrogateescape")
+        pos = end + 1
+        kind, _, rest = header.partition(" ")
+        if kind == "version":
+            version = rest
+            continue
+        size_text, _, name = rest.partition(" ")
+        if not size_text.isdigit() or not name:
+            raise DataError(f"bad header line {header!r}")
+        size = int(size_text)
+        data = blob[pos : pos + size]
+        if len(data) != size:
+            raise DataError(f"truncated data for {name!r}")
+        pos += size
+        if kind == "input":
+            inputs.append((name, data))
+        elif kind in (FILE, LINK):
+            entries[name] = (kind, data)
+        else:
+            raise DataError(f"unknown record {kind!r}")
+    return version, inputs, entries
+
+
+def read_inputs(root: str, paths: list[str]) -> Inputs:
+    """The config files as (path inside the root, exact bytes), for comparison with the data."""
+    inputs: Inputs = []
+    for path in paths:
+        with open(path, "rb") as f:
+            inputs.append((strip_root(root, path), f.read()))
+    return inputs
+
+
+def strip_root(root: str, path: str) -> str:
+    """PATH as the booted system sees it, for a PATH under ROOT (used by tests and images)."""
+    if root in ("", "/"):
+        return path
+    root = root.rstrip("/")
+    if path == root:
+        return "/"
+    if path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
+def write_entries(outdir: str, entries: Entries) -> None:
+    """Put ENTRIES into OUTDIR, all or nothing: on any error, remove what was written and raise.
+
+    Each file goes through a temporary name and rename, so systemd never sees a partial unit.
+    No fsync: generator output lives on /run, a tmpfs rebuilt at every boot and reload.
+    """
+    created_dirs: list[str] = []
+    written: list[str] = []
+    try:
+        for rel in sorted(entries):
+            kind, data = entries[rel]
+            path = os.path.join(outdir, rel)
+            _make_parents(outdir, os.path.dirname(rel), created_dirs)
+            tmp = os.path.join(os.path.dirname(path), f".#{os.path.basename(path)}.tmp")
+            _remove(tmp)
+            if kind == LINK:
+                os.symlink(os.fsdecode(data), tmp)
+            else:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                _remove(tmp)
+                raise
+            written.append(path)
+    except BaseException:
+        for path in reversed(written):
+            _remove(path)
+        for directory in reversed(created_dirs):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+
+
+def _make_parents(outdir: str, rel_dir: str, created: list[str]) -> None:
+    if not rel_dir:
+        return
+    path = outdir
+    for part in rel_dir.split("/"):
+        path = os.path.join(path, part)
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+        else:
+            created.append(path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def format_entries(entries: Entries) -> str:
+    """ENTRIES as text for --dry-run: a `==> PATH <==` header before each file's content."""
+    parts = []
+    for rel in sorted(entries):
+        kind, data = entries[rel]
+        if kind == LINK:
+            parts.append(f"==> {rel} -> {os.fsdecode(data)} <==\n")
+        else:
+            text = data.decode("utf-8", "replace")
+            parts.append(f"==> {rel} <==\n{text}")
+            if not text.endswith("\n"):
+                parts.append("\n")
+    return "".join(parts)

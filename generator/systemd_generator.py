@@ -1,0 +1,204 @@
+"""ostree-autocleanup-generator: the systemd generator (systemd.generator(7)).
+
+    ostree-autocleanup-generator NORMAL_DIR [EARLY_DIR LATE_DIR]
+    ostree-autocleanup-generator --dry-run [--root DIR]
+
+Reads the layered config (/etc > /run > /usr/lib, with config.d drop-ins) and writes the
+cleanup unit, the finalize drop-in and the `.wants/` link that the unit's [Install] section
+would make into NORMAL_DIR. No config at all is nothing to do; a bad config is logged with its
+file:line, writes nothing and exits 1.
+
+Generators run synchronously before anything else at boot, so this module imports only os and
+sys. When the config files are byte for byte the ones `install --generator` rendered (and this
+is the same package version), the output comes from the precomputed-data file (warm path);
+otherwise the core is imported and the config rendered (cold path). On an installed system a
+shell script in front of this avoids starting Python at all when nothing was overridden (see
+generator_files).
+
+OSTREE_AUTOCLEANUP_ROOT (or --root) makes every config and data path relative to another root:
+for tests, and for checking what an image would generate.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .generator_log import DEBUG, PROGRAM, Log
+from .generator_output import (
+    DATA_PATH,
+    DataError,
+    decode_data,
+    format_entries,
+    read_inputs,
+    write_entries,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .generator_output import Entries
+
+USAGE = f"usage: {PROGRAM} NORMAL_DIR [EARLY_DIR LATE_DIR] | --dry-run [--root DIR]"
+ROOT_ENV = "OSTREE_AUTOCLEANUP_ROOT"
+
+
+class Options:
+    def __init__(self) -> None:
+        self.dirs: list[str] = []
+        self.dry_run = False
+        self.root = ""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(args: list[str]) -> Options:
+    """The argv systemd passes (one or three directories), or the admin's --dry-run.
+
+    Hand-parsed: argparse would import re and gettext on every boot.
+    """
+    options = Options()
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            options.dirs += rest
+            break
+        if arg == "--dry-run":
+            options.dry_run = True
+        elif arg == "--root" or arg.startswith("--root="):
+            if arg == "--root":
+                if not rest:
+                    raise UsageError("--root needs a directory")
+                arg = "--root=" + rest.pop(0)
+            options.root = arg[len("--root=") :]
+            if not options.root:
+                raise UsageError("--root needs a directory")
+        elif arg in ("-h", "--help"):
+            raise UsageError("")
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError(f"unknown option {arg}")
+        else:
+            options.dirs.append(arg)
+    if options.dry_run:
+        if len(options.dirs) not in (0, 1, 3):
+            raise UsageError(f"expected 0, 1 or 3 directories with --dry-run, got {len(options.dirs)}")
+    elif len(options.dirs) not in (1, 3):
+        raise UsageError(f"expected 1 or 3 output directories, got {len(options.dirs)}")
+    return options
+
+
+def in_initrd(root: str) -> bool:
+    """Whether we run in the initrd, where the cleanup has no business (the sysroot is not up).
+
+    systemd >= 251 tells generators through SYSTEMD_IN_INITRD; older ones do not, and then the
+    file systemd itself checks decides.
+    """
+    value = os.environ.get("SYSTEMD_IN_INITRD")
+    if value in ("0", "1"):
+        return value == "1"
+    return os.path.exists(root + "/etc/initrd-release")
+
+
+def warm_entries(root: str, files: list[str], log: Log) -> Entries | None:
+    """The precomputed output, when it was rendered from exactly these config files; else None."""
+    try:
+        with open(root + DATA_PATH, "rb") as f:
+            blob = f.read()
+    except FileNotFoundError:
+        log.debug(f"no precomputed data at {DATA_PATH}; rendering")
+        return None
+    try:
+        version, inputs, entries = decode_data(blob)
+    except DataError as e:
+        log.warning(f"{DATA_PATH}: {e}; rendering")
+        return None
+    from ..helper.version import VERSION
+
+    if version != VERSION:
+        log.debug(f"precomputed data is from version {version}, this is {VERSION}; rendering")
+        return None
+    if read_inputs(root, files) != inputs:
+        log.debug("config differs from the one rendered at install time; rendering")
+        return None
+    log.debug("config unchanged since install; using the precomputed units")
+    return entries
+
+
+def cold_entries(root: str, log: Log) -> Entries | None:
+    """The rendered output; None after logging every problem when the config is bad."""
+    from .errors import ConfigErrors
+    from .generator_render import render_root
+
+    try:
+        rendered = render_root(root)
+    except ConfigErrors as e:
+        for error in e.errors:
+            log.error(str(error))
+        log.error("invalid configuration; no units generated")
+        return None
+    return {} if rendered is None else rendered[1]
+
+
+def run(args: list[str], log: Log) -> int:
+    try:
+        options = parse_args(args)
+    except UsageError as e:
+        message = f"{e}\n{USAGE}" if str(e) else USAGE
+        sys.stderr.write(f"{PROGRAM}: {message}\n")
+        return 0 if not str(e) else 2
+    root = (options.root or os.environ.get(ROOT_ENV, "")).rstrip("/")
+    if options.dry_run:
+        # An admin at a terminal, not systemd at boot: talk to them, not to the kernel log.
+        log.target = "console"
+    elif in_initrd(root):
+        log.debug("running in the initrd; nothing to do")
+        return 0
+
+    from .layering import find_config_files
+
+    files = find_config_files(root or None)
+    if not files:
+        log.debug("no configuration in /etc, /run or /usr/lib; nothing to do")
+        return 0
+    entries = warm_entries(root, files, log)
+    if entries is None:
+        entries = cold_entries(root, log)
+        if entries is None:
+            return 1
+
+    if options.dry_run:
+        sys.stdout.write(format_entries(entries))
+        return 0
+    normal_dir = options.dirs[0]
+    try:
+        write_entries(normal_dir, entries)
+    except OSError as e:
+        log.error(f"cannot write units into {normal_dir}: {e.strerror or e}")
+        return 1
+    log.debug(f"wrote {len(entries)} entries into {normal_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    log = Log.from_environment(os.environ)
+    try:
+        return run(sys.argv[1:] if argv is None else argv, log)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        # A traceback at boot helps nobody reading the kernel log; the type and message do.
+        log.error(f"internal error: {type(e).__name__}: {e}")
+        if log.level >= DEBUG:
+            import traceback
+
+            for line in traceback.format_exc().splitlines():
+                log.debug(line)
+        return 1
+    finally:
+        log.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
