@@ -14,11 +14,9 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Tuple
-
-    Entry = Tuple[str, bytes]
-    Entries = Dict[str, Entry]
-    Inputs = List[Tuple[str, bytes]]
+    Entry = tuple[str, bytes]
+    Entries = dict[str, Entry]
+    Inputs = list[tuple[str, bytes]]
 
 FILE = "file"
 LINK = "link"
@@ -149,7 +147,7 @@ def write_entries(outdir: str, entries: Entries) -> None:
         for path in reversed(written):
             _remove(path)
         for directory in reversed(created_dirs):
-            try:
+            try:  # noqa: SIM105 - contextlib is one more import at every boot
                 os.rmdir(directory)
             except OSError:
                 pass
@@ -172,7 +170,7 @@ def _make_parents(outdir: str, rel_dir: str, created: list[str]) -> None:
 
 
 def _remove(path: str) -> None:
-    try:
+    try:  # noqa: SIM105 - contextlib is one more import at every boot
         os.unlink(path)
     except FileNotFoundError:
         pass

@@ -83,7 +83,9 @@ def parse_args(args: list[str]) -> Options:
             options.dirs.append(arg)
     if options.dry_run:
         if len(options.dirs) not in (0, 1, 3):
-            raise UsageError(f"expected 0, 1 or 3 directories with --dry-run, got {len(options.dirs)}")
+            raise UsageError(
+                f"expected 0, 1 or 3 directories with --dry-run, got {len(options.dirs)}"
+            )
     elif len(options.dirs) not in (1, 3):
         raise UsageError(f"expected 1 or 3 output directories, got {len(options.dirs)}")
     return options

@@ -1,0 +1,232 @@
+"""What `install --generator` puts into an image root so that boots stay fast.
+
+`generator_files(config)` returns every file, keyed by path relative to the root:
+
+- usr/lib/ostree-autocleanup/config.yaml (+ config.d/NN-*.yaml): the config, byte for byte;
+- usr/lib/ostree-autocleanup/generator/precomputed: the output rendered now, with the exact
+  config bytes and package version it was rendered from (the Python warm path checks these);
+- usr/lib/ostree-autocleanup/generator/units/...: the same output as a tree, for the boot script;
+- usr/lib/systemd/system-generators/ostree-autocleanup-generator: the boot script.
+
+The boot script is POSIX sh: with no /etc or /run override and the shipped config unchanged
+(compared with `read`, a shell builtin), it copies the unit tree with a single `cp` and Python
+never starts; in every other case it execs the Python generator, which checks the precomputed
+data (warm path) or renders (cold path). The precomputed output is produced by running the cold
+path on a copy of the files being installed, so all three paths agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from typing import TYPE_CHECKING
+
+from ..helper.version import VERSION
+from .config import Config
+from .generator_log import PROGRAM
+from .generator_output import DATA_PATH, LINK, UNITS_DIR, encode_data
+from .generator_render import render_root
+from .layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME
+
+if TYPE_CHECKING:
+    from .generator_output import Entries
+
+GENERATOR_PATH = f"/usr/lib/systemd/system-generators/{PROGRAM}"
+SHIPPED_DIR = CONFIG_DIRS[-1]
+DEFAULT_PYTHON = "/usr/bin/python3"
+
+# What an image gets when the installer was given no config: the embedded default, spelled
+# out, because with no config file at all the generator has nothing to do.
+DEFAULT_CONFIG = b"""\
+# ostree-autocleanup configuration: every setting at its default.
+# Override it in /etc/ostree-autocleanup/config.yaml or config.d/*.yaml drop-ins.
+version: 1
+"""
+
+FileMap = dict[str, tuple[bytes, int]]
+
+
+def shipped_config(config: Config) -> dict[str, bytes]:
+    """The config files to ship, keyed by path relative to the root, in application order.
+
+    Several -c files are merged in order, exactly as drop-ins are applied after the main file,
+    so the first becomes config.yaml and the rest numbered drop-ins.
+    """
+    base = SHIPPED_DIR.lstrip("/")
+    if not config.sources:
+        return {f"{base}/{MAIN_NAME}": DEFAULT_CONFIG}
+    files: dict[str, bytes] = {}
+    for index, source in enumerate(config.sources):
+        with open(source, "rb") as f:
+            data = f.read()
+        if index == 0:
+            files[f"{base}/{MAIN_NAME}"] = data
+        else:
+            stem = os.path.basename(source)
+            if stem.endswith(DROPIN_SUFFIX):
+                stem = stem[: -len(DROPIN_SUFFIX)]
+            stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem.lstrip("."))
+            files[f"{base}/{DROPIN_DIR}/{index:02d}-{stem}{DROPIN_SUFFIX}"] = data
+    return files
+
+
+def generator_files(config: Config, python: str = DEFAULT_PYTHON) -> FileMap:
+    """Every file `install --generator` writes, relative to the root: {path: (bytes, mode)}.
+
+    ``mode`` carries the file type: ``stat.S_ISLNK(mode)`` marks a symlink whose target is the
+    bytes; everything else is a regular file with the permission bits of ``mode``. ``python``
+    is the interpreter the boot script runs for the warm and cold paths, as the image sees it.
+    Raises ConfigErrors when the shipped files do not load (e.g. a config.d that changes
+    meaning once renamed), so that a broken generator is never installed.
+    """
+    config_files = shipped_config(config)
+    with tempfile.TemporaryDirectory(prefix="ostree-autocleanup-generator-") as tmp:
+        for rel, data in config_files.items():
+            path = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        rendered = render_root(tmp)
+    if rendered is None:  # pragma: no cover - shipped_config always writes config.yaml
+        raise AssertionError("no config files were shipped")
+    inputs, entries = rendered
+
+    files: FileMap = {rel: (data, stat.S_IFREG | 0o644) for rel, data in config_files.items()}
+    files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs, entries), stat.S_IFREG | 0o644)
+    units = UNITS_DIR.lstrip("/")
+    for rel, (kind, data) in entries.items():
+        mode = stat.S_IFLNK | 0o777 if kind == LINK else stat.S_IFREG | 0o644
+        files[f"{units}/{rel}"] = (data, mode)
+    script = boot_script(python, [(path, data) for path, data in inputs], entries)
+    files[GENERATOR_PATH.lstrip("/")] = (script.encode(), stat.S_IFREG | 0o755)
+    return dict(sorted(files.items()))
+
+
+def write_generator_files(root: str, files: FileMap) -> None:
+    """Write FILES under ROOT plainly (for tests and benchmarks; the installer writes atomically)."""
+    for rel, (data, mode) in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.lexists(path):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        if stat.S_ISLNK(mode):
+            os.symlink(os.fsdecode(data), path)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, stat.S_IMODE(mode))
+
+
+def _q(text: str) -> str:
+    """TEXT as one single-quoted sh word."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+# The Python generator's entry, run with -I so that no PYTHON* variable or current directory
+# changes what runs at boot. A missing package is one log line, not a traceback.
+_PY_ENTRY = f"""\
+import sys
+try:
+    from ostree_autocleanup.generator.systemd_generator import main
+except ImportError as e:
+    sys.stderr.write("{PROGRAM}: cannot start: " + str(e) + "\\n")
+    sys.exit(1)
+sys.exit(main())"""
+
+
+def boot_script(python: str, inputs: list[tuple[str, bytes]], entries: Entries) -> str:
+    """The sh generator: no process but one `cp` when nothing is overridden, else Python."""
+    shipped = SHIPPED_DIR + "/"
+    main_path = SHIPPED_DIR + "/" + MAIN_NAME
+    dropin_prefix = f"{SHIPPED_DIR}/{DROPIN_DIR}/"
+    checks: list[str] = []
+    dropins: list[str] = []
+    for path, data in inputs:
+        if not path.startswith(shipped):  # pragma: no cover - only shipped files are inputs
+            raise ValueError(f"{path} is not a shipped config file")
+        text = data.decode("utf-8", "surrogateescape")
+        if "\0" in text:
+            raise ValueError(f"{path}: NUL byte in a config file")
+        checks.append(f'\tsame "$r"{_q(path)} {_q(text)} || return 1')
+        if path.startswith(dropin_prefix):
+            dropins.append(f'"$r"{_q(path)} ')
+    if not any(path == main_path for path, _ in inputs):  # pragma: no cover
+        raise ValueError("the shipped config has no config.yaml")
+    glob = f'"$r"{_q(dropin_prefix)}*{_q(DROPIN_SUFFIX)}'
+    expected = "".join(dropins)
+    ours = " ".join(f'"$1"/{_q(rel)}' for rel in sorted(entries))
+    dirs = sorted({os.path.dirname(rel) for rel in entries} - {""}, reverse=True)
+    ourdirs = " ".join(f'"$1"/{_q(d)}' for d in dirs)
+    return f"""\
+#!/bin/sh
+# Automatically generated by ostree-autocleanup {VERSION} (install --generator) from:
+#   {main_path}
+# Do not edit: change the configuration and install again.
+#
+# systemd generator (systemd.generator(7)). Generators delay every boot, so when neither
+# /etc nor /run overrides the config and the shipped config is byte for byte the one rendered
+# at install time, the units rendered then are copied into place and Python never starts.
+# Anything else (an override, --dry-run, a usage error) goes to the Python generator.
+
+r=${{OSTREE_AUTOCLEANUP_ROOT-}}
+
+log() {{
+	case ${{SYSTEMD_LOG_TARGET-}} in
+	null) return 0 ;;
+	console | stderr) ;;
+	*) printf '<%d>%s[%s]: %s\\n' $((24 + $1)) {PROGRAM} $$ "$2" 2>/dev/null >/dev/kmsg && return 0 ;;
+	esac
+	printf '%s[%s]: %s\\n' {PROGRAM} $$ "$2" >&2
+}}
+
+# Whether file $1 holds exactly $2. read is a builtin: comparing starts no process.
+same() {{
+	[ -f "$1" ] && [ -r "$1" ] || return 1
+	_s=
+	_l=
+	while IFS= read -r _l; do
+		_s="$_s$_l
+"
+	done <"$1"
+	[ "$_s$_l" = "$2" ]
+}}
+
+# Whether the shipped config.d holds exactly the drop-ins given as arguments.
+dropins() {{
+	_want="$*"
+	set -- {glob}
+	[ -e "$1" ] || [ -L "$1" ] || set --
+	[ "$*" = "$_want" ]
+}}
+
+fast() {{
+	[ $# -eq 1 ] || [ $# -eq 3 ] || return 1
+	case $1 in -* | '') return 1 ;; esac
+	case ${{SYSTEMD_IN_INITRD-}} in
+	1) exit 0 ;;
+	0) ;;
+	*) [ ! -e "$r/etc/initrd-release" ] || exit 0 ;;
+	esac
+	for _d in "$r"{_q(CONFIG_DIRS[0])} "$r"{_q(CONFIG_DIRS[1])}; do
+		[ ! -e "$_d" ] && [ ! -L "$_d" ] || return 1
+	done
+	dropins {expected}|| return 1
+{chr(10).join(checks)}
+	case ${{SYSTEMD_LOG_LEVEL-}} in
+	7 | debug) log 7 "no override in /etc or /run; using the units rendered at install time" ;;
+	esac
+	cp -RP "$r"{_q(UNITS_DIR + "/.")} "$1"/ && exit 0
+	log 3 "cannot copy the units rendered at install time into $1"
+	rm -f -- {ours}
+	rmdir -- {ourdirs} 2>/dev/null
+	exit 1
+}}
+
+fast "$@"
+exec {_q(python)} -I -c {_q(_PY_ENTRY)} "$@"
+"""
