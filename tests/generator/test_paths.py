@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENTRY_POINTS, Image
+from support.generator_image import ENTRY_POINTS, Image
 
 UNIT = "ostree-autocleanup.service"
 DROPIN = "ostree-finalize-staged.service.d/50-ostree-autocleanup.conf"
@@ -43,7 +43,9 @@ def test_boot_output_is_the_unit_the_dropin_and_the_wants_link(image: Image) -> 
     ],
     ids=["default", "one-file", "three-files"],
 )
-def test_fast_warm_and_cold_paths_are_byte_identical(image: Image, configs: tuple[str, ...]) -> None:
+def test_fast_warm_and_cold_paths_are_byte_identical(
+    image: Image, configs: tuple[str, ...]
+) -> None:
     image.install(*configs)
     fast = image.generate("script", SYSTEMD_LOG_LEVEL="debug")
     assert "using the units rendered at install time" in fast.stderr
@@ -87,7 +89,9 @@ def test_etc_override_is_rendered(image: Image) -> None:
 
 def test_run_dropin_applies_over_the_shipped_config(image: Image) -> None:
     image.install()
-    image.write("run/ostree-autocleanup/config.d/50-prune.yaml", "version: 1\ncleanup:\n  mode: prune\n")
+    image.write(
+        "run/ostree-autocleanup/config.d/50-prune.yaml", "version: 1\ncleanup:\n  mode: prune\n"
+    )
     result = image.generate()
     assert result.returncode == 0, result.stderr
     unit = result.tree[UNIT][1].decode()
@@ -168,10 +172,15 @@ def test_dry_run_prints_what_would_be_generated(image: Image, tmp_path: Path) ->
     result = image.run("--dry-run")
     assert result.returncode == 0, result.stderr
     assert "==> acme-autocleanup.service <==\n# Automatically generated" in result.stdout
-    assert "==> multi-user.target.wants/acme-autocleanup.service -> ../acme-autocleanup.service <==" in result.stdout
+    assert (
+        "==> multi-user.target.wants/acme-autocleanup.service -> ../acme-autocleanup.service <=="
+        in result.stdout
+    )
     assert "==> ostree-finalize-staged.service.d/50-acme-autocleanup.conf <==" in result.stdout
     # --root works without the environment variable, and writes nothing anywhere.
     before = sorted(p for p in image.root.rglob("*"))
-    other = image.run("--dry-run", "--root", str(image.root), entry="python", OSTREE_AUTOCLEANUP_ROOT="")
+    other = image.run(
+        "--dry-run", "--root", str(image.root), entry="python", OSTREE_AUTOCLEANUP_ROOT=""
+    )
     assert other.stdout == result.stdout
     assert sorted(p for p in image.root.rglob("*")) == before
