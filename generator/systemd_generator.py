@@ -164,11 +164,13 @@ def run(args: list[str], log: Log) -> int:
     if not files:
         log.debug("no configuration in /etc, /run or /usr/lib; nothing to do")
         return 0
-    entries = warm_entries(root, files, log)
+    try:
+        entries = warm_entries(root, files, log) or cold_entries(root, log)
+    except OSError as e:
+        log.error(f"{e.filename}: {e.strerror or e}; no units generated")
+        return 1
     if entries is None:
-        entries = cold_entries(root, log)
-        if entries is None:
-            return 1
+        return 1
 
     if options.dry_run:
         sys.stdout.write(format_entries(entries))
