@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from ..helper.version import VERSION
 from .config import Config
 from .generator_log import PROGRAM
-from .generator_output import DATA_PATH, LINK, UNITS_DIR, encode_data
-from .generator_render import render_root
+from .generator_output import DATA_PATH, LINK, TEMPLATE_CACHE_DIR, UNITS_DIR, encode_data
+from .generator_render import compiled_templates, render_root
 from .layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ def generator_files(config: Config, python: str = DEFAULT_PYTHON) -> FileMap:
 
     files: FileMap = {rel: (data, stat.S_IFREG | 0o644) for rel, data in config_files.items()}
     files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs, entries), stat.S_IFREG | 0o644)
+    for name, data in compiled_templates().items():
+        files[f"{TEMPLATE_CACHE_DIR.lstrip('/')}/{name}"] = (data, stat.S_IFREG | 0o644)
     units = UNITS_DIR.lstrip("/")
     for rel, (kind, data) in entries.items():
         mode = stat.S_IFLNK | 0o777 if kind == LINK else stat.S_IFREG | 0o644

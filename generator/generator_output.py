@@ -25,6 +25,7 @@ LINK = "link"
 DATA_DIR = "/usr/lib/ostree-autocleanup/generator"
 DATA_PATH = DATA_DIR + "/precomputed"
 UNITS_DIR = DATA_DIR + "/units"
+TEMPLATE_CACHE_DIR = DATA_DIR + "/templates"
 
 DATA_MAGIC = b"ostree-autocleanup generator data 1\n"
 

@@ -6,13 +6,17 @@ install time, so that the precomputed output is the cold path's output by constr
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
+import jinja2
+
+from ..helper.version import VERSION
 from .config import Config
-from .generator_output import FILE, LINK, read_inputs
+from .generator_output import FILE, LINK, TEMPLATE_CACHE_DIR, read_inputs
 from .layering import find_config_files
 from .load import load_config
-from .render import render_units
+from .render import environment, render_units
 
 if TYPE_CHECKING:
     from .generator_output import Entries, Inputs
@@ -31,6 +35,55 @@ def config_entries(config: Config) -> Entries:
     for target in config.install.wanted_by.split():
         entries[f"{target}.wants/{config.unit_name}"] = (LINK, f"../{config.unit_name}".encode())
     return entries
+
+
+class TemplateCache(jinja2.BytecodeCache):
+    """Templates compiled at install time, read at boot; compiling them costs ~10 ms a boot.
+
+    Jinja2's own caches key on the template's file name, which differs between the host that
+    installs and the image that boots; this one keys on the package version and template name.
+    The bucket still checks the Python version and a checksum of the template source, so a
+    stale file is ignored, never used. /usr is read-only at boot: nothing is written back.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return f"{VERSION}-{name}"
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            with open(os.path.join(self.directory, bucket.key + ".cache"), "rb") as f:
+                bucket.load_bytecode(f)
+        except OSError:
+            pass
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        pass
+
+
+def compiled_templates() -> dict[str, bytes]:
+    """Every template compiled, as cache file name -> bytes, for `install --generator`."""
+    env = environment()
+    cache = TemplateCache("")
+    out: dict[str, bytes] = {}
+    assert env.loader is not None
+    for name in env.loader.list_templates():
+        if not name.endswith(".j2"):  # the package's own __init__.py lives there too
+            continue
+        source, filename, _ = env.loader.get_source(env, name)
+        bucket = jinja2.bccache.Bucket(
+            env, cache.get_cache_key(name), cache.get_source_checksum(source)
+        )
+        bucket.code = env.compile(source, name, filename)
+        out[bucket.key + ".cache"] = bucket.bytecode_to_string()
+    return out
+
+
+def use_template_cache(root: str) -> None:
+    """Read compiled templates from the image's generator data, when they are there."""
+    environment().bytecode_cache = TemplateCache(root + TEMPLATE_CACHE_DIR)
 
 
 def render_root(root: str) -> tuple[Inputs, Entries] | None:

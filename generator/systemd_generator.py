@@ -131,8 +131,9 @@ def warm_entries(root: str, files: list[str], log: Log) -> Entries | None:
 def cold_entries(root: str, log: Log) -> Entries | None:
     """The rendered output; None after logging every problem when the config is bad."""
     from .errors import ConfigErrors
-    from .generator_render import render_root
+    from .generator_render import render_root, use_template_cache
 
+    use_template_cache(root)
     try:
         rendered = render_root(root)
     except ConfigErrors as e:

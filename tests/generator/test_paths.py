@@ -4,10 +4,12 @@ and each one is taken exactly when it should be."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from ostree_autocleanup.generator.generator_output import TEMPLATE_CACHE_DIR
 from support.generator_image import ENTRY_POINTS, Image
 
 UNIT = "ostree-autocleanup.service"
@@ -54,9 +56,24 @@ def test_fast_warm_and_cold_paths_are_byte_identical(
     image.drop_precomputed()
     cold = image.generate("python", SYSTEMD_LOG_LEVEL="debug")
     assert "no precomputed data" in cold.stderr
-    assert fast.returncode == warm.returncode == cold.returncode == 0
+    # Templates compiled at install time, then compiled at boot from their source.
+    shutil.rmtree(image.root / TEMPLATE_CACHE_DIR.lstrip("/"))
+    compiling = image.generate("python")
+    assert fast.returncode == warm.returncode == cold.returncode == compiling.returncode == 0
     assert fast.tree, "nothing was generated"
-    assert fast.tree == warm.tree == cold.tree
+    assert fast.tree == warm.tree == cold.tree == compiling.tree
+
+
+def test_stale_compiled_templates_are_ignored(image: Image) -> None:
+    image.install()
+    expected = image.generate().tree
+    image.drop_precomputed()
+    cache = image.root / TEMPLATE_CACHE_DIR.lstrip("/")
+    for path in cache.iterdir():
+        path.write_bytes(b"not a jinja2 bytecode file")
+    result = image.generate("python")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.tree == expected
 
 
 def test_fast_path_starts_no_python(image: Image) -> None:
