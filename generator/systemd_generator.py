@@ -130,6 +130,10 @@ def warm_entries(root: str, files: list[str], log: Log) -> Entries | None:
 
 def cold_entries(root: str, log: Log) -> Entries | None:
     """The rendered output; None after logging every problem when the config is bad."""
+    # hashlib (imported by jinja2 for its template cache checksums) initialises OpenSSL when it
+    # can, which costs milliseconds; its built-in SHA-1 is all that the templates need here.
+    if "hashlib" not in sys.modules:
+        sys.modules.setdefault("_hashlib", None)  # type: ignore[arg-type]
     from .errors import ConfigErrors
     from .generator_render import render_root, use_template_cache
 
@@ -187,6 +191,12 @@ def run(args: list[str], log: Log) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The process lives for milliseconds and makes no garbage cycles worth collecting, while the
+    # cold path's imports would trigger dozens of collections.
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
     log = Log.from_environment(os.environ)
     try:
         return run(sys.argv[1:] if argv is None else argv, log)
@@ -203,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         log.close()
+        if collecting:
+            gc.enable()
 
 
 if __name__ == "__main__":
