@@ -5,28 +5,35 @@
 - usr/lib/ostree-autocleanup/config.yaml (+ config.d/NN-*.yaml): the config, byte for byte;
 - usr/lib/ostree-autocleanup/generator/precomputed: the output rendered now, with the exact
   config bytes and package version it was rendered from (the Python warm path checks these);
-- usr/lib/ostree-autocleanup/generator/units/...: the same output as a tree, for the boot script;
+- usr/lib/ostree-autocleanup/generator/units.tar: the same output as an archive, for the boot
+  script (an archive, so that the `.wants/` symlink and the directories need no special
+  support from whoever writes these files into the root);
+- usr/lib/ostree-autocleanup/generator/templates/*.cache: the templates, compiled;
 - usr/lib/systemd/system-generators/ostree-autocleanup-generator: the boot script.
 
-The boot script is POSIX sh: with no /etc or /run override and the shipped config unchanged
-(compared with `read`, a shell builtin), it copies the unit tree with a single `cp` and Python
-never starts; in every other case it execs the Python generator, which checks the precomputed
-data (warm path) or renders (cold path). The precomputed output is produced by running the cold
-path on a copy of the files being installed, so all three paths agree byte for byte.
+Every file is a regular file. The boot script is POSIX sh: with no /etc or /run override and
+the shipped config unchanged (compared with `read`, a shell builtin), it unpacks the archive
+with a single `tar` and Python never starts; in every other case, or if tar fails, it execs
+the Python generator, which checks the precomputed data (warm path) or renders (cold path). The
+precomputed output is produced by running the cold path on a copy of the files being installed,
+so all three paths agree byte for byte.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
+import tarfile
 import tempfile
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..helper.version import VERSION
 from .config import Config
 from .generator_log import PROGRAM
-from .generator_output import DATA_PATH, LINK, TEMPLATE_CACHE_DIR, UNITS_DIR, encode_data
+from .generator_output import DATA_PATH, LINK, TEMPLATE_CACHE_DIR, UNITS_ARCHIVE, encode_data
 from .generator_render import compiled_templates, render_root
 from .layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME
 
@@ -48,17 +55,26 @@ version: 1
 FileMap = dict[str, tuple[bytes, int]]
 
 
-def shipped_config(config: Config) -> dict[str, bytes]:
+def shipped_config(
+    config: Config, config_files: Sequence[str] = (), root: str | None = None
+) -> dict[str, bytes]:
     """The config files to ship, keyed by path relative to the root, in application order.
 
-    Several -c files are merged in order, exactly as drop-ins are applied after the main file,
-    so the first becomes config.yaml and the rest numbered drop-ins.
+    The files are CONFIG_FILES (-c) when given, else the files CONFIG was loaded from (under
+    ROOT when it was loaded from a root's layered files), else the embedded default spelled
+    out. Several files are merged in order exactly as drop-ins are applied after the main
+    file, so the first becomes config.yaml and the rest numbered drop-ins.
     """
     base = SHIPPED_DIR.lstrip("/")
-    if not config.sources:
+    if config_files:
+        paths = list(config_files)
+    else:
+        prefix = "" if not root or root == "/" else root.rstrip("/")
+        paths = [prefix + source for source in config.sources]
+    if not paths:
         return {f"{base}/{MAIN_NAME}": DEFAULT_CONFIG}
     files: dict[str, bytes] = {}
-    for index, source in enumerate(config.sources):
+    for index, source in enumerate(paths):
         with open(source, "rb") as f:
             data = f.read()
         if index == 0:
@@ -72,18 +88,23 @@ def shipped_config(config: Config) -> dict[str, bytes]:
     return files
 
 
-def generator_files(config: Config, python: str = DEFAULT_PYTHON) -> FileMap:
+def generator_files(
+    config: Config,
+    config_files: Sequence[str] = (),
+    root: str | None = None,
+    python: str = DEFAULT_PYTHON,
+) -> FileMap:
     """Every file `install --generator` writes, relative to the root: {path: (bytes, mode)}.
 
-    ``mode`` carries the file type: ``stat.S_ISLNK(mode)`` marks a symlink whose target is the
-    bytes; everything else is a regular file with the permission bits of ``mode``. ``python``
-    is the interpreter the boot script runs for the warm and cold paths, as the image sees it.
-    Raises ConfigErrors when the shipped files do not load (e.g. a config.d that changes
-    meaning once renamed), so that a broken generator is never installed.
+    All regular files; ``mode`` holds the type and permission bits (S_IFREG | 0o644 or 0o755).
+    CONFIG_FILES and ROOT say where CONFIG's files are (see shipped_config). ``python`` is the
+    interpreter the boot script runs for the warm and cold paths, as the image sees it.
+    Raises ConfigErrors when the shipped files do not load, so that a broken generator is
+    never installed.
     """
-    config_files = shipped_config(config)
+    shipped = shipped_config(config, config_files, root)
     with tempfile.TemporaryDirectory(prefix="ostree-autocleanup-generator-") as tmp:
-        for rel, data in config_files.items():
+        for rel, data in shipped.items():
             path = os.path.join(tmp, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
@@ -93,17 +114,45 @@ def generator_files(config: Config, python: str = DEFAULT_PYTHON) -> FileMap:
         raise AssertionError("no config files were shipped")
     inputs, entries = rendered
 
-    files: FileMap = {rel: (data, stat.S_IFREG | 0o644) for rel, data in config_files.items()}
+    files: FileMap = {rel: (data, stat.S_IFREG | 0o644) for rel, data in shipped.items()}
     files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs, entries), stat.S_IFREG | 0o644)
+    files[UNITS_ARCHIVE.lstrip("/")] = (units_archive(entries), stat.S_IFREG | 0o644)
     for name, data in compiled_templates().items():
         files[f"{TEMPLATE_CACHE_DIR.lstrip('/')}/{name}"] = (data, stat.S_IFREG | 0o644)
-    units = UNITS_DIR.lstrip("/")
-    for rel, (kind, data) in entries.items():
-        mode = stat.S_IFLNK | 0o777 if kind == LINK else stat.S_IFREG | 0o644
-        files[f"{units}/{rel}"] = (data, mode)
-    script = boot_script(python, [(path, data) for path, data in inputs], entries)
+    script = boot_script(python, inputs, entries)
     files[GENERATOR_PATH.lstrip("/")] = (script.encode(), stat.S_IFREG | 0o755)
     return dict(sorted(files.items()))
+
+
+def units_archive(entries: Entries) -> bytes:
+    """ENTRIES as a ustar archive that any tar (GNU, busybox) unpacks; deterministic bytes.
+
+    Directories get entries of their own, but not the top directory: unpacking must not touch
+    the output directory's own mode.
+    """
+    members: dict[str, tarfile.TarInfo] = {}
+    for rel in entries:
+        parts = rel.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            name = "/".join(parts[:depth])
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            members[name] = info
+    for rel, (kind, data) in entries.items():
+        info = tarfile.TarInfo(rel)
+        if kind == LINK:
+            info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, os.fsdecode(data)
+        else:
+            info.type, info.mode, info.size = tarfile.REGTYPE, 0o644, len(data)
+        members[rel] = info
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name in sorted(members):
+            info = members[name]
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            payload = entries[name][1] if info.type == tarfile.REGTYPE else None
+            archive.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return out.getvalue()
 
 
 def write_generator_files(root: str, files: FileMap) -> None:
@@ -142,7 +191,7 @@ sys.exit(main())"""
 
 
 def boot_script(python: str, inputs: list[tuple[str, bytes]], entries: Entries) -> str:
-    """The sh generator: no process but one `cp` when nothing is overridden, else Python."""
+    """The sh generator: no process but one `tar` when nothing is overridden, else Python."""
     shipped = SHIPPED_DIR + "/"
     main_path = SHIPPED_DIR + "/" + MAIN_NAME
     dropin_prefix = f"{SHIPPED_DIR}/{DROPIN_DIR}/"
@@ -172,7 +221,7 @@ def boot_script(python: str, inputs: list[tuple[str, bytes]], entries: Entries) 
 #
 # systemd generator (systemd.generator(7)). Generators delay every boot, so when neither
 # /etc nor /run overrides the config and the shipped config is byte for byte the one rendered
-# at install time, the units rendered then are copied into place and Python never starts.
+# at install time, the units rendered then are unpacked into place and Python never starts.
 # Anything else (an override, --dry-run, a usage error) goes to the Python generator.
 
 r=${{OSTREE_AUTOCLEANUP_ROOT-}}
@@ -222,11 +271,12 @@ fast() {{
 	case ${{SYSTEMD_LOG_LEVEL-}} in
 	7 | debug) log 7 "no override in /etc or /run; using the units rendered at install time" ;;
 	esac
-	cp -RP "$r"{_q(UNITS_DIR + "/.")} "$1"/ && exit 0
-	log 3 "cannot copy the units rendered at install time into $1"
-	rm -f -- {ours}
+	tar -xmf "$r"{_q(UNITS_ARCHIVE)} -C "$1" 2>/dev/null && exit 0
+	# Take back whatever was unpacked; the Python generator then tries by its own means and
+	# logs what goes wrong.
+	rm -f -- {ours} 2>/dev/null
 	rmdir -- {ourdirs} 2>/dev/null
-	exit 1
+	return 1
 }}
 
 fast "$@"

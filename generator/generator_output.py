@@ -24,7 +24,7 @@ LINK = "link"
 # Where `install --generator` puts what the boot path reads, as the booted system sees it.
 DATA_DIR = "/usr/lib/ostree-autocleanup/generator"
 DATA_PATH = DATA_DIR + "/precomputed"
-UNITS_DIR = DATA_DIR + "/units"
+UNITS_ARCHIVE = DATA_DIR + "/units.tar"
 TEMPLATE_CACHE_DIR = DATA_DIR + "/templates"
 
 DATA_MAGIC = b"ostree-autocleanup generator data 1\n"

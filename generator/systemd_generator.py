@@ -36,10 +36,26 @@ from .generator_output import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .config import Config
     from .generator_output import Entries
 
 USAGE = f"usage: {PROGRAM} NORMAL_DIR [EARLY_DIR LATE_DIR] | --dry-run [--root DIR]"
 ROOT_ENV = "OSTREE_AUTOCLEANUP_ROOT"
+
+
+def install_files(
+    config: Config, config_files: Sequence[str] = (), root: str | None = None
+) -> dict[str, tuple[bytes, int]]:
+    """What `install --generator` writes into the root: {root-relative path: (bytes, mode)}.
+
+    The boot script, the config copy, the precomputed output and compiled templates; all
+    regular files. See generator_files.generator_files.
+    """
+    from .generator_files import generator_files
+
+    return generator_files(config, config_files, root)
 
 
 class Options:

@@ -79,13 +79,16 @@ def test_write_failure_leaves_no_partial_output(image: Image, entry: str) -> Non
     image.install()
     out = image.tmp / "out"
     out.mkdir()
-    # The drop-in's directory name is taken by a file: the unit and the link come first in
-    # order and must be taken back when the drop-in cannot be written.
-    (out / "ostree-finalize-staged.service.d").write_text("in the way\n")
+    # The unit's name is taken by a directory that is not empty: the wants link comes first
+    # in order, the drop-in after, and both must be taken back.
+    (out / "ostree-autocleanup.service").mkdir()
+    (out / "ostree-autocleanup.service" / "keep").write_text("in the way\n")
     result = image.run(str(out), entry=entry, out=out)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.tree == {"ostree-finalize-staged.service.d": ("file", b"in the way\n")}
+    assert "cannot write units into" in result.stderr
+    assert result.tree == {"ostree-autocleanup.service/keep": ("file", b"in the way\n")}
+    assert sorted(os.listdir(out)) == ["ostree-autocleanup.service"]
 
 
 @pytest.mark.parametrize("entry", ["script", "python"])

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from ostree_autocleanup.generator.generator_files import units_archive
+from ostree_autocleanup.generator.generator_output import UNITS_ARCHIVE
 from support.generator_image import Image
 from support.upstream import ostree_boot_tree
 
@@ -50,6 +53,19 @@ def verify(image: Image, upstream: Path, *units: str) -> subprocess.CompletedPro
         cwd=image.tmp,
         check=False,
     )
+
+
+def _entries(archive: Path) -> dict[str, tuple[str, bytes]]:
+    out: dict[str, tuple[str, bytes]] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if member.issym():
+                out[member.name] = ("link", member.linkname.encode())
+            elif member.isfile():
+                stream = tar.extractfile(member)
+                assert stream is not None
+                out[member.name] = ("file", stream.read())
+    return out
 
 
 CASES = {
@@ -90,9 +106,11 @@ def test_systemd_reads_the_generated_dropin(image: Image, upstream: Path) -> Non
     # Prove the clean result above is not vacuous: a bad key in the drop-in the generator
     # writes is reported against the upstream finalize unit.
     image.install()
-    dropin = image.root / "usr/lib/ostree-autocleanup/generator/units"
-    dropin /= "ostree-finalize-staged.service.d/50-ostree-autocleanup.conf"
-    dropin.write_text(dropin.read_text() + "NotARealKey=1\n")
+    archive = image.root / UNITS_ARCHIVE.lstrip("/")
+    rel = "ostree-finalize-staged.service.d/50-ostree-autocleanup.conf"
+    entries = {rel: (kind, data) for rel, (kind, data) in _entries(archive).items()}
+    entries[rel] = ("file", entries[rel][1] + b"NotARealKey=1\n")
+    archive.write_bytes(units_archive(entries))
     result = verify(image, upstream, "ostree-finalize-staged.service")
     assert "NotARealKey" in result.stderr
     assert "/generator/ostree-finalize-staged.service.d/50-ostree-autocleanup.conf" in result.stderr
