@@ -168,9 +168,11 @@ def run(args: list[str], log: Log) -> int:
     try:
         options = parse_args(args)
     except UsageError as e:
-        message = f"{e}\n{USAGE}" if str(e) else USAGE
-        sys.stderr.write(f"{PROGRAM}: {message}\n")
-        return 0 if not str(e) else 2
+        if not str(e):  # --help
+            sys.stdout.write(USAGE + "\n")
+            return 0
+        sys.stderr.write(f"{PROGRAM}: {e}\n{USAGE}\n")
+        return 2
     root = (options.root or os.environ.get(ROOT_ENV, "")).rstrip("/")
     if options.dry_run:
         # An admin at a terminal, not systemd at boot: talk to them, not to the kernel log.

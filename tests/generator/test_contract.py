@@ -38,6 +38,14 @@ def test_one_or_three_directories_else_usage_error(image: Image, entry: str, cou
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_help_prints_usage(image: Image, entry: str) -> None:
+    image.install()
+    result = image.run("--help", entry=entry)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(USAGE)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_unknown_option_is_a_usage_error(image: Image, entry: str) -> None:
     image.install()
     result = image.run("--frobnicate", str(image.tmp), entry=entry)
@@ -153,20 +161,30 @@ def _kmsg_records(fd: int) -> list[str]:
 def test_logs_go_to_the_kernel_log_with_a_priority(image: Image, entry: str) -> None:
     image.install()
     image.write("etc/ostree-autocleanup/config.yaml", BAD_CONFIG)
+    out = image.tmp / "out"
+    out.mkdir()
     fd = _kmsg_reader()
     try:
-        result = image.generate(entry, SYSTEMD_LOG_TARGET="auto")
+        # The boot script execs Python, so the PID in every record is the one started here.
+        proc = subprocess.Popen(
+            [*image.command(entry), str(out)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=image.env(SYSTEMD_LOG_TARGET="auto"),
+        )
+        _, stderr = proc.communicate()
         records = _kmsg_records(fd)
     finally:
         os.close(fd)
-    assert result.returncode == 1
-    assert result.stderr == ""
-    ours = [r for r in records if "ostree-autocleanup-generator[" in r]
+    assert proc.returncode == 1
+    assert stderr == ""
+    ours = [r for r in records if f"ostree-autocleanup-generator[{proc.pid}]: " in r]
     # /dev/kmsg reads back as "PRIORITY,SEQ,TIME,FLAGS;MESSAGE": daemon facility (3), err (3).
     assert ours, records
     for record in ours:
-        assert re.match(r"27,\d+,\d+,[-c];ostree-autocleanup-generator\[\d+\]: ", record), record
+        assert re.match(rf"27,\d+,\d+,[-c];ostree-autocleanup-generator\[{proc.pid}\]: ", record)
     assert any("error: cleanup.mode" in r for r in ours)
+    assert os.listdir(out) == []
 
 
 @pytest.mark.root
