@@ -171,7 +171,7 @@ def run(args: list[str], log: Log) -> int:
         if not str(e):  # --help
             sys.stdout.write(USAGE + "\n")
             return 0
-        sys.stderr.write(f"{PROGRAM}: {e}\n{USAGE}\n")
+        sys.stderr.write(f"{PROGRAM}: {e} ({USAGE})\n")
         return 2
     root = (options.root or os.environ.get(ROOT_ENV, "")).rstrip("/")
     if options.dry_run:
