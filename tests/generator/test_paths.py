@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from ostree_autocleanup.generator.generator_output import TEMPLATE_CACHE_DIR
-from support.generator_image import ENTRY_POINTS, Image
+from support.generator_image import ENTRY_POINTS, Image, snapshot
 
 UNIT = "ostree-autocleanup.service"
 DROPIN = "ostree-finalize-staged.service.d/50-ostree-autocleanup.conf"
@@ -201,3 +202,39 @@ def test_dry_run_prints_what_would_be_generated(image: Image, tmp_path: Path) ->
     )
     assert other.stdout == result.stdout
     assert sorted(p for p in image.root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash", "busybox"])
+def test_boot_script_runs_under_each_sh(image: Image, shell: str) -> None:
+    # /bin/sh is dash on Debian, bash on Fedora and busybox ash in small images.
+    found = shutil.which(shell)
+    if found is None:
+        pytest.skip(f"{shell} is not installed")
+    argv = [found, "sh"] if shell == "busybox" else [found]
+    image.install()
+    expected = image.generate("python").tree
+    out = image.tmp / f"out-{shell}"
+    out.mkdir()
+    proc = subprocess.run(
+        [*argv, str(image.script), str(out)],
+        capture_output=True,
+        text=True,
+        env=image.env(SYSTEMD_LOG_LEVEL="debug"),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "using the units rendered at install time" in proc.stderr
+    assert snapshot(out) == expected
+    # And an override still reaches Python under this shell.
+    image.write("run/ostree-autocleanup/config.d/10-x.yaml", "version: 1\nname: acme\n")
+    other = image.tmp / f"other-{shell}"
+    other.mkdir()
+    proc = subprocess.run(
+        [*argv, str(image.script), str(other)],
+        capture_output=True,
+        text=True,
+        env=image.env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "acme-autocleanup.service" in snapshot(other)
