@@ -280,5 +280,9 @@ fast() {{
 }}
 
 fast "$@"
+if [ ! -x {_q(python)} ]; then
+	log 3 {_q(python + ": not found; cannot generate units (reinstall with install --generator)")}
+	exit 1
+fi
 exec {_q(python)} -I -c {_q(_PY_ENTRY)} "$@"
 """

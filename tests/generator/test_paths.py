@@ -85,7 +85,8 @@ def test_fast_path_starts_no_python(image: Image) -> None:
     assert UNIT in fast.tree
     image.write("etc/ostree-autocleanup/config.d/10-x.yaml", "version: 1\n")
     slow = image.generate()
-    assert slow.returncode != 0
+    assert slow.returncode == 1
+    assert "/nonexistent/python3: not found; cannot generate units" in slow.stderr
     assert slow.tree == {}
 
 
