@@ -72,11 +72,12 @@ def compiled_templates() -> dict[str, bytes]:
     for name in env.loader.list_templates():
         if not name.endswith(".j2"):  # the package's own __init__.py lives there too
             continue
-        source, filename, _ = env.loader.get_source(env, name)
+        source, _, _ = env.loader.get_source(env, name)
         bucket = jinja2.bccache.Bucket(
             env, cache.get_cache_key(name), cache.get_source_checksum(source)
         )
-        bucket.code = env.compile(source, name, filename)
+        # The template name, not the host path, as file name: the same bytes on every build host.
+        bucket.code = env.compile(source, name, name)
         out[bucket.key + ".cache"] = bucket.bytecode_to_string()
     return out
 
