@@ -37,12 +37,73 @@ from .generator_output import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
     from .config import Config
     from .generator_output import Entries
 
-USAGE = f"usage: {PROGRAM} NORMAL_DIR [EARLY_DIR LATE_DIR] | --dry-run [--root DIR]"
 ROOT_ENV = "OSTREE_AUTOCLEANUP_ROOT"
+
+# --help, the man page and the shell completions all come from this literal (see clidoc):
+# argparse would cost milliseconds at every boot.
+CLI_SPEC: dict[str, Any] = {
+    "prog": PROGRAM,
+    "summary": "write the OSTree autocleanup units at boot from the layered configuration",
+    "description": (
+        "A systemd generator (systemd.generator(7)): systemd runs it early at boot and at every "
+        "daemon-reload. It reads ostree-autocleanup/config.yaml from the first of /etc, /run and "
+        "/usr/lib that has it, plus config.d/*.yaml drop-ins, and writes NAME-autocleanup.service, "
+        "the drop-in for the finalize unit and the WANTED-BY.wants/ link into NORMAL_DIR, with "
+        "SourcePath= naming the configuration.\n\n"
+        "With no configuration anywhere it does nothing. A bad configuration is logged with its "
+        "file and line to the kernel log (stderr where /dev/kmsg cannot be opened), nothing is "
+        "written, and the exit status is 1. In the initrd (SYSTEMD_IN_INITRD=1) it does nothing. "
+        "SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TARGET are honoured.\n\n"
+        "When the configuration files are the ones `ostree-autocleanup install --generator` "
+        "rendered, the units rendered then are used; with no override in /etc or /run, the "
+        "installed generator does not even start Python. OSTREE_AUTOCLEANUP_ROOT=DIR reads "
+        "every configuration and data file under DIR instead of /, like --root."
+    ),
+    "usage": ["NORMAL_DIR [EARLY_DIR LATE_DIR]", "--dry-run [--root DIR]"],
+    "arguments": [
+        {"name": "NORMAL_DIR", "help": "where the units are written"},
+        {"name": "EARLY_DIR", "help": "not written to; systemd passes it", "optional": True},
+        {"name": "LATE_DIR", "help": "not written to; systemd passes it", "optional": True},
+    ],
+    "options": [
+        {"flags": ["--dry-run"], "help": "print what would be generated, write nothing"},
+        {"flags": ["--root"], "metavar": "DIR", "help": "read the configuration under DIR"},
+        {"flags": ["-h", "--help"], "help": "show this help and exit"},
+        {"flags": ["--version"], "help": "print the version and exit"},
+    ],
+}
+USAGE = f"usage: {PROGRAM} " + f"\n       {PROGRAM} ".join(CLI_SPEC["usage"])
+USAGE_LINE = f"usage: {PROGRAM} " + " | ".join(CLI_SPEC["usage"])
+
+
+def help_text() -> str:
+    rows = [(a["name"], a["help"]) for a in CLI_SPEC["arguments"]]
+    rows += [
+        (", ".join(o["flags"]) + (" " + o["metavar"] if "metavar" in o else ""), o["help"])
+        for o in CLI_SPEC["options"]
+    ]
+    width = max(len(left) for left, _ in rows) + 2
+    table = "\n".join(f"  {left:<{width}}{right}" for left, right in rows)
+    paragraphs = "\n\n".join(_wrap(p) for p in CLI_SPEC["description"].split("\n\n"))
+    return f"{USAGE}\n\n{CLI_SPEC['summary']}.\n\n{paragraphs}\n\n{table}\n"
+
+
+def _wrap(text: str, width: int = 79) -> str:
+    # textwrap would be one more import for a text nobody reads at boot.
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line])
 
 
 def install_files(
@@ -63,6 +124,7 @@ class Options:
         self.dirs: list[str] = []
         self.dry_run = False
         self.root = ""
+        self.show = ""  # "help" or "version": print that and do nothing else
 
 
 class UsageError(Exception):
@@ -91,8 +153,9 @@ def parse_args(args: list[str]) -> Options:
             options.root = arg[len("--root=") :]
             if not options.root:
                 raise UsageError("--root needs a directory")
-        elif arg in ("-h", "--help"):
-            raise UsageError("")
+        elif arg in ("-h", "--help", "--version"):
+            options.show = "version" if arg == "--version" else "help"
+            return options
         elif arg.startswith("-") and arg != "-":
             raise UsageError(f"unknown option {arg}")
         else:
@@ -168,11 +231,16 @@ def run(args: list[str], log: Log) -> int:
     try:
         options = parse_args(args)
     except UsageError as e:
-        if not str(e):  # --help
-            sys.stdout.write(USAGE + "\n")
-            return 0
-        sys.stderr.write(f"{PROGRAM}: {e} ({USAGE})\n")
+        sys.stderr.write(f"{PROGRAM}: {e} ({USAGE_LINE})\n")
         return 2
+    if options.show == "help":
+        sys.stdout.write(help_text())
+        return 0
+    if options.show == "version":
+        from ..helper.version import VERSION
+
+        sys.stdout.write(f"{PROGRAM} {VERSION}\n")
+        return 0
     root = (options.root or os.environ.get(ROOT_ENV, "")).rstrip("/")
     if options.dry_run:
         # An admin at a terminal, not systemd at boot: talk to them, not to the kernel log.

@@ -234,3 +234,11 @@ def test_internal_error_is_one_line_not_a_traceback(image: Image, tmp_path: Path
     assert "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert "precomputed: Is a directory; no units generated" in result.stderr
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_version_flag(image: Image, entry: str) -> None:
+    image.install()
+    result = image.run("--version", entry=entry)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert re.fullmatch(r"ostree-autocleanup-generator \d+\.\d+\.\d+\S*\n", result.stdout)
