@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import stat
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -43,6 +41,8 @@ if TYPE_CHECKING:
 GENERATOR_PATH = f"/usr/lib/systemd/system-generators/{PROGRAM}"
 SHIPPED_DIR = CONFIG_DIRS[-1]
 DEFAULT_PYTHON = "/usr/bin/python3"
+FILE_MODE = 0o644
+SCRIPT_MODE = 0o755
 
 # What an image gets when the installer was given no config: the embedded default, spelled
 # out, because with no config file at all the generator has nothing to do.
@@ -96,7 +96,7 @@ def generator_files(
 ) -> FileMap:
     """Every file `install --generator` writes, relative to the root: {path: (bytes, mode)}.
 
-    All regular files; ``mode`` holds the type and permission bits (S_IFREG | 0o644 or 0o755).
+    All regular files; ``mode`` is the permission bits, 0o644, or 0o755 for the boot script.
     CONFIG_FILES and ROOT say where CONFIG's files are (see shipped_config). ``python`` is the
     interpreter the boot script runs for the warm and cold paths, as the image sees it.
     Raises ConfigErrors when the shipped files do not load, so that a broken generator is
@@ -114,13 +114,13 @@ def generator_files(
         raise AssertionError("no config files were shipped")
     inputs, entries = rendered
 
-    files: FileMap = {rel: (data, stat.S_IFREG | 0o644) for rel, data in shipped.items()}
-    files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs, entries), stat.S_IFREG | 0o644)
-    files[UNITS_ARCHIVE.lstrip("/")] = (units_archive(entries), stat.S_IFREG | 0o644)
+    files: FileMap = {rel: (data, FILE_MODE) for rel, data in shipped.items()}
+    files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs, entries), FILE_MODE)
+    files[UNITS_ARCHIVE.lstrip("/")] = (units_archive(entries), FILE_MODE)
     for name, data in compiled_templates().items():
-        files[f"{TEMPLATE_CACHE_DIR.lstrip('/')}/{name}"] = (data, stat.S_IFREG | 0o644)
+        files[f"{TEMPLATE_CACHE_DIR.lstrip('/')}/{name}"] = (data, FILE_MODE)
     script = boot_script(python, inputs, entries)
-    files[GENERATOR_PATH.lstrip("/")] = (script.encode(), stat.S_IFREG | 0o755)
+    files[GENERATOR_PATH.lstrip("/")] = (script.encode(), SCRIPT_MODE)
     return dict(sorted(files.items()))
 
 
@@ -160,17 +160,9 @@ def write_generator_files(root: str, files: FileMap) -> None:
     for rel, (data, mode) in files.items():
         path = os.path.join(root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        if os.path.lexists(path):
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-        if stat.S_ISLNK(mode):
-            os.symlink(os.fsdecode(data), path)
-        else:
-            with open(path, "wb") as f:
-                f.write(data)
-            os.chmod(path, stat.S_IMODE(mode))
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
 
 
 def _q(text: str) -> str:
