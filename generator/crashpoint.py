@@ -25,4 +25,3 @@ def reached() -> None:
     _steps_taken += 1
     if str(_steps_taken) == limit.strip():
         os.kill(os.getpid(), signal.SIGKILL)
-

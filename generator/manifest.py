@@ -142,9 +142,7 @@ def _list(value: object) -> list[Any]:
     return value
 
 
-def merged_records(
-    old: Iterable[FileRecord], new: Iterable[FileRecord]
-) -> tuple[FileRecord, ...]:
+def merged_records(old: Iterable[FileRecord], new: Iterable[FileRecord]) -> tuple[FileRecord, ...]:
     """For the pending manifest: every path of both, each accepting all of its known hashes."""
     by_path: dict[str, FileRecord] = {}
     for record in (*old, *new):

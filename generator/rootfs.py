@@ -292,6 +292,14 @@ class Root:
         finally:
             os.close(fd)
 
+    def list_directory(self, directory: str) -> list[str]:
+        """Sorted names in ``directory``; empty when it does not exist."""
+        fd, _, missing = self._walk(directory, None)
+        try:
+            return [] if missing else sorted(os.listdir(fd))
+        finally:
+            os.close(fd)
+
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, path: str, data: bytes, mode: int, created: list[str]) -> None:

@@ -1,0 +1,107 @@
+"""Enabling our units in an image the way image builds do it: ``systemctl --root=DIR preset``.
+
+systemctl applies the preset file we install, so the image and a later ``preset-all`` agree.
+The symlinks it makes are found by comparing snapshots of ``etc/systemd/system`` before and
+after, which records exactly what to remove at uninstall, including the ``.wants`` directories
+systemctl had to create.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+
+from .config import Config
+from .errors import Failure
+from .rootfs import EscapeError, Root
+
+LINK_DIR = "etc/systemd/system"
+PATH_UNIT = "ostree-finalize-staged.path"
+# Where a unit shipped by the OS can be; the /lib ones matter for roots without merged /usr.
+_VENDOR_UNIT_DIRS = ("etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system")
+
+
+def ships_unit(root: Root, name: str) -> bool:
+    for directory in _VENDOR_UNIT_DIRS:
+        try:
+            if root.entry(f"{directory}/{name}").kind in ("file", "symlink"):
+                return True
+        except EscapeError:
+            continue
+    return False
+
+
+def units_to_enable(config: Config, root: Root, static_units: bool) -> list[str]:
+    """Our unit (unless the generator makes it at boot) and the finalize path unit if needed.
+
+    ostree-finalize-staged.path was removed in ostree 2025.2: with ``path-unit: auto`` it is
+    enabled only where the root still ships it; ``yes`` insists and fails where it is missing.
+    """
+    units = [config.unit_name] if static_units else []
+    mode = config.finalize.path_unit
+    if mode == "no":
+        return units
+    if ships_unit(root, PATH_UNIT):
+        units.append(PATH_UNIT)
+    elif mode == "yes":
+        raise Failure(
+            f"{root.show('usr/lib/systemd/system/' + PATH_UNIT)}: finalize.path-unit is yes but "
+            f"the root does not ship {PATH_UNIT} (ostree 2025.2 removed it; use auto)"
+        )
+    return units
+
+
+def systemctl() -> str:
+    found = shutil.which("systemctl")
+    if found is None:
+        raise Failure(
+            "systemctl not found: cannot enable the units in the image (install systemd on "
+            "the build host, or pass --no-enable and enable them another way)"
+        )
+    return found
+
+
+def command(root: Root, units: Sequence[str]) -> list[str]:
+    # Without --root, systemctl acts on the running system: through D-Bus when systemd runs.
+    base = [systemctl()] if root.is_host else [systemctl(), f"--root={root.path}"]
+    return [*base, "preset", *units]
+
+
+def preset(root: Root, units: Sequence[str]) -> None:
+    argv = command(root, units)
+    result = subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0", "SYSTEMD_PAGER": ""},
+    )
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit status {result.returncode}"
+        raise Failure(f"systemctl preset {' '.join(units)} failed: {reason}")
+
+
+def added(
+    before: Iterable[tuple[str, str]], after: Mapping[str, str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Symlinks (path, target) and directories present in ``after`` but not in ``before``."""
+    known = dict(before)
+    links = []
+    directories = []
+    for path, what in sorted(after.items()):
+        if known.get(path) == what:
+            continue
+        if what.startswith("-> "):
+            links.append((path, what[3:]))
+        elif what == "dir":
+            directories.append(path)
+    return links, directories
+
+
+def points_at(target: str, units: Iterable[str]) -> bool:
+    # Debian's links point into /lib/systemd/system, others into /usr/lib: compare basenames.
+    return os.path.basename(target) in set(units)
