@@ -112,7 +112,7 @@ def _read_manifest(root: Root) -> Manifest | None:
 
 def _sweep(root: Root, paths: Sequence[str]) -> None:
     """Delete temporaries left by a killed run, in every directory this run may write to."""
-    directories = {MANIFEST_DIR, MANIFEST_DIR.rpartition("/")[0]}
+    directories = {"", MANIFEST_DIR, MANIFEST_DIR.rpartition("/")[0]}
     for path in paths:
         parts = path.split("/")
         directories.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
