@@ -455,7 +455,7 @@ def _uninstall(root: Root, args: argparse.Namespace, out: TextIO) -> int:
         raise Failure(
             f"{root.show(MANIFEST_DIR)}: not writable (a read-only root?); nothing was removed"
         )
-    _sweep(root, [*files, *(p for p, _ in links)])
+    _sweep(root, [*(r.path for r in manifest.files), *(p for p, _ in links)])
     try:
         for path, target in links:
             if root.remove(path):
