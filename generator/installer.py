@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
@@ -140,7 +141,9 @@ def _one_line(problems: Sequence[str], hint: str) -> str:
 # -- what to install ------------------------------------------------------------------------
 
 
-def _generator_files(config: Config, config_files: Sequence[str]) -> dict[str, tuple[bytes, int]]:
+def _generator_files(
+    config: Config, config_files: Sequence[str], root: str | None
+) -> dict[str, tuple[bytes, int]]:
     try:
         module = importlib.import_module(f".{GENERATOR_MODULE}", __package__)
     except ModuleNotFoundError:
@@ -150,18 +153,24 @@ def _generator_files(config: Config, config_files: Sequence[str]) -> dict[str, t
     )
     if function is None:
         raise Failure("--generator: this build has no systemd generator to install")
-    return dict(function(config, tuple(config_files)))
+    # The mode may carry the file type bits (S_IFREG): only the permissions are ours to set.
+    files = function(config, tuple(config_files), root)
+    return {path: (data, stat.S_IMODE(mode)) for path, (data, mode) in files.items()}
 
 
 def wanted_files(
-    config: Config, generator: bool, enable: bool, config_files: Sequence[str] = ()
+    config: Config,
+    generator: bool,
+    enable: bool,
+    config_files: Sequence[str] = (),
+    root: str | None = None,
 ) -> dict[str, Wanted]:
     from .render import PRESET_DIR, render
 
     rendered = render(config)
     files: dict[str, Wanted] = {}
     if generator:
-        for path, (data, mode) in _generator_files(config, config_files).items():
+        for path, (data, mode) in _generator_files(config, config_files, root).items():
             files[path] = Wanted(path, data, mode)
     else:
         for path, text in rendered.items():
@@ -183,7 +192,13 @@ def run_install(args: argparse.Namespace) -> int:
     root = _open_root(args.root)
     with root:
         config = load_config(args.config, None if root.is_host else root.path)
-        wanted = wanted_files(config, args.generator, not args.no_enable, args.config)
+        wanted = wanted_files(
+            config,
+            args.generator,
+            not args.no_enable,
+            args.config,
+            None if root.is_host else root.path,
+        )
         if args.list_files:
             for path in sorted([*wanted, MANIFEST_PATH]):
                 print("/" + path)

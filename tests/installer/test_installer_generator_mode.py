@@ -1,0 +1,92 @@
+"""install --generator: the generator and the config instead of static units."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from installer_support import MANIFEST, UNIT, is_enabled, run_cli, tree_state
+
+GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
+SHIPPED_CONFIG = "usr/lib/ostree-autocleanup/config.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _needs_generator() -> None:
+    try:
+        module = importlib.import_module("ostree_autocleanup.generator.systemd_generator")
+    except ModuleNotFoundError:
+        module = None
+    if getattr(module, "install_files", None) is None:
+        pytest.skip("this tree has no systemd generator yet (systemd_generator.install_files)")
+
+
+def test_generator_mode_installs_generator_and_config_and_uninstalls_cleanly(
+    image_root: Path, other_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_state(image_root)
+    listed = run_cli(
+        capsys,
+        "install",
+        "--generator",
+        "--root",
+        str(image_root),
+        "-c",
+        str(other_config),
+        "--list-files",
+    )
+    assert listed.status == 0, listed.err
+    assert "/" + GENERATOR in listed.out.splitlines()
+    assert "/" + SHIPPED_CONFIG in listed.out.splitlines()
+    assert "/" + UNIT not in listed.out.splitlines()
+
+    result = run_cli(
+        capsys, "install", "--generator", "--root", str(image_root), "-c", str(other_config)
+    )
+    assert result.status == 0, result.err
+    generator = image_root / GENERATOR
+    assert stat.S_IMODE(os.lstat(generator).st_mode) == 0o755
+    assert (image_root / SHIPPED_CONFIG).read_bytes() == other_config.read_bytes()
+    assert not (image_root / UNIT).exists()
+    written = sorted(
+        "/" + os.path.relpath(os.path.join(d, f), image_root)
+        for d, _, files in os.walk(image_root / "usr/lib")
+        for f in files
+        if "/" + os.path.relpath(os.path.join(d, f), image_root) in listed.out.splitlines()
+    )
+    assert written == listed.out.splitlines()
+    # Generated units cannot be enabled; the path unit of this ostree still must be.
+    assert is_enabled(image_root, "ostree-finalize-staged.path") == "enabled"
+    manifest = json.loads((image_root / MANIFEST).read_text())
+    assert manifest["kind"] == "generator"
+    assert manifest["units"] == ["ostree-finalize-staged.path"]
+
+    again = run_cli(
+        capsys, "install", "--generator", "--root", str(image_root), "-c", str(other_config)
+    )
+    assert "nothing to do" in again.out
+
+    assert run_cli(capsys, "uninstall", "--root", str(image_root)).status == 0
+    assert tree_state(image_root) == before
+
+
+def test_switching_from_static_units_to_the_generator_removes_the_units(
+    image_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_state(image_root)
+    assert run_cli(capsys, "install", "--root", str(image_root)).status == 0
+    assert is_enabled(image_root, "ostree-autocleanup.service") == "enabled"
+    result = run_cli(capsys, "install", "--generator", "--root", str(image_root))
+    assert result.status == 0, result.err
+    assert f"removed {image_root / UNIT}" in result.out
+    assert not (image_root / UNIT).exists()
+    assert not (
+        image_root / "etc/systemd/system/multi-user.target.wants/ostree-autocleanup.service"
+    ).is_symlink()
+    assert (image_root / GENERATOR).is_file()
+    assert run_cli(capsys, "uninstall", "--root", str(image_root)).status == 0
+    assert tree_state(image_root) == before
