@@ -130,7 +130,10 @@ def _reload_if_live(root: Root, out: TextIO) -> None:
     if not root.is_host:
         return
     done, message = live_reload.reload_systemd()
-    print(message, file=out if done else sys.stderr)
+    if done:
+        print(message, file=out)
+    else:
+        print(f"ostree-autocleanup: {message}", file=sys.stderr)
 
 
 def _one_line(problems: Sequence[str], hint: str) -> str:

@@ -1,0 +1,99 @@
+"""install / uninstall on the running system (no --root), inside a private mount namespace.
+
+/usr/lib gets an overlay whose upper layer is a tmpfs, so the live install really writes to
+/usr/lib/systemd/system of this process's view of the host, and the host itself stays untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+SCRIPT = r"""
+set -e
+scratch=$1; booted=$2; shift 2
+mount -t tmpfs tmpfs "$scratch"
+mkdir "$scratch/upper" "$scratch/work"
+mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$scratch/upper,workdir=$scratch/work" /usr/lib
+if [ "$booted" = yes ]; then
+    mkdir -p /run/systemd
+    mount -t tmpfs tmpfs /run/systemd
+    mkdir /run/systemd/system
+fi
+"$@" install --no-enable
+echo "== upper after install"
+(cd "$scratch/upper" && find . -type f | sort)
+"$@" uninstall
+echo "== upper after uninstall"
+(cd "$scratch/upper" && find . -type f | sort)
+"""
+
+
+def _live(tmp_path: Path, booted: bool, env: dict[str, str] | None = None) -> tuple[str, str]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to overlay /usr/lib in a private mount namespace")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = "import sys; from ostree_autocleanup.generator.cli import main; sys.exit(main())"
+    result = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            SCRIPT,
+            "sh",
+            str(scratch),
+            "yes" if booted else "no",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    if "overlay" in result.stderr and "mount" in result.stderr:
+        pytest.skip(f"cannot mount an overlay here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, result.stderr
+
+
+def test_live_install_writes_to_slash_and_skips_reload_without_systemd(tmp_path: Path) -> None:
+    out, err = _live(tmp_path, booted=False)
+    installed, uninstalled = out.split("== upper after uninstall")
+    assert "created /usr/lib/systemd/system/ostree-autocleanup.service" in installed
+    assert "./systemd/system/ostree-autocleanup.service" in installed
+    assert "./ostree-autocleanup/install-manifest.json" in installed
+    assert uninstalled.strip() == ""
+    assert err.count("PID 1 is not systemd: skipping the daemon reload") == 2
+    assert not os.path.exists("/usr/lib/ostree-autocleanup/install-manifest.json")
+
+
+def test_live_install_without_pystemd_says_how_to_reload(tmp_path: Path) -> None:
+    # A package that fails to import stands in for pystemd not being installed.
+    shadow = tmp_path / "shadow" / "pystemd"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('pystemd is not here')\n")
+    _, err = _live(tmp_path, booted=True, env={"PYTHONPATH": str(shadow.parent)})
+    assert "pystemd is not installed, so systemd was not reloaded" in err
+    assert "systemctl daemon-reload" in err
+
+
+def test_live_install_reports_a_failed_reload_in_one_line(tmp_path: Path) -> None:
+    # /run/systemd/system says systemd runs, but no manager answers: the reload fails, the
+    # install stands, and the message says what to do.
+    _, err = _live(tmp_path, booted=True)
+    lines = [line for line in err.splitlines() if "reload" in line]
+    assert len(lines) == 2
+    assert all("reloading systemd failed" in line for line in lines)
