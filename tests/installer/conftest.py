@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from support.upstream import ostree_boot_tree
 
 HOST_UNITS = "/usr/lib/systemd/system"
 HOST_PRESETS = "/usr/lib/systemd/system-preset"
 
 
-def _ostree_boot_deb(cache: Path) -> Path | None:
-    found = sorted(glob.glob("/var/cache/apt/archives/ostree-boot_*.deb"))
-    if found:
-        return Path(found[-1])
-    cache.mkdir(parents=True, exist_ok=True)
-    found = sorted(cache.glob("ostree-boot_*.deb"))
-    if found:
-        return found[-1]
-    if shutil.which("apt-get") is None:
-        return None
-    subprocess.run(
-        ["apt-get", "download", "ostree-boot"],
-        cwd=cache,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
-    found = sorted(cache.glob("ostree-boot_*.deb"))
-    return found[-1] if found else None
-
-
 @pytest.fixture(scope="session")
-def ostree_units(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The upstream ostree units from Debian's ostree-boot package, extracted once."""
-    if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb is not installed: cannot unpack Debian's ostree-boot package")
-    base = tmp_path_factory.mktemp("ostree-boot")
-    deb = _ostree_boot_deb(base / "cache")
-    if deb is None:
+def ostree_units() -> Path:
+    """The upstream ostree units from Debian's ostree-boot package."""
+    tree = ostree_boot_tree()
+    if tree is None:
         pytest.skip("ostree-boot .deb not available (apt-get download ostree-boot failed)")
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(base / "x")], check=True)
-    units = base / "x" / "lib" / "systemd" / "system"
-    if not (units / "ostree-finalize-staged.service").is_file():
-        units = base / "x" / "usr" / "lib" / "systemd" / "system"
-    return units
+    return tree / "lib/systemd/system"
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from ostree_autocleanup.generator.cli import main
 
 MANIFEST = "usr/lib/ostree-autocleanup/install-manifest.json"

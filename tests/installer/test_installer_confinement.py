@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from installer_support import MANIFEST, run_cli, tree_state
+
 from ostree_autocleanup.generator.rootfs import EscapeError, Root
 
 

@@ -30,6 +30,7 @@ from installer_support import (
     temporaries,
     tree_state,
 )
+
 from ostree_autocleanup.generator.crashpoint import ENVIRONMENT_VARIABLE
 
 CONTENT_FILES = (UNIT, DROPIN, PRESET)
