@@ -18,25 +18,30 @@ pytestmark = pytest.mark.root
 
 SCRIPT = r"""
 set -e
-scratch=$1; booted=$2; shift 2
+scratch=$1; booted=$2; enable=$3; shift 3
 mount -t tmpfs tmpfs "$scratch"
-mkdir "$scratch/upper" "$scratch/work"
+mkdir "$scratch/upper" "$scratch/work" "$scratch/etc-upper" "$scratch/etc-work"
 mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$scratch/upper,workdir=$scratch/work" /usr/lib
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/etc-upper,workdir=$scratch/etc-work" /etc
 if [ "$booted" = yes ]; then
     mkdir -p /run/systemd
     mount -t tmpfs tmpfs /run/systemd
     mkdir /run/systemd/system
 fi
-"$@" install --no-enable
+"$@" install $enable
 echo "== upper after install"
 (cd "$scratch/upper" && find . -type f | sort)
+echo "is-enabled: $(systemctl is-enabled ostree-autocleanup.service)"
 "$@" uninstall
 echo "== upper after uninstall"
-(cd "$scratch/upper" && find . -type f | sort)
+(cd "$scratch" && find upper etc-upper -type f -o -type l | sort)
+echo "== end"
 """
 
 
-def _live(tmp_path: Path, booted: bool, env: dict[str, str] | None = None) -> tuple[str, str]:
+def _live(
+    tmp_path: Path, booted: bool, enable: bool = False, env: dict[str, str] | None = None
+) -> tuple[str, str]:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare to overlay /usr/lib in a private mount namespace")
     scratch = tmp_path / "scratch"
@@ -54,6 +59,7 @@ def _live(tmp_path: Path, booted: bool, env: dict[str, str] | None = None) -> tu
             "sh",
             str(scratch),
             "yes" if booted else "no",
+            "" if enable else "--no-enable",
             sys.executable,
             "-c",
             code,
@@ -70,12 +76,13 @@ def _live(tmp_path: Path, booted: bool, env: dict[str, str] | None = None) -> tu
 
 
 def test_live_install_writes_to_slash_and_skips_reload_without_systemd(tmp_path: Path) -> None:
-    out, err = _live(tmp_path, booted=False)
+    out, err = _live(tmp_path, booted=False, enable=True)
     installed, uninstalled = out.split("== upper after uninstall")
     assert "created /usr/lib/systemd/system/ostree-autocleanup.service" in installed
     assert "./systemd/system/ostree-autocleanup.service" in installed
     assert "./ostree-autocleanup/install-manifest.json" in installed
-    assert uninstalled.strip() == ""
+    assert "is-enabled: enabled" in installed
+    assert uninstalled.strip() == "== end"
     assert err.count("PID 1 is not systemd: skipping the daemon reload") == 2
     assert not os.path.exists("/usr/lib/ostree-autocleanup/install-manifest.json")
 
