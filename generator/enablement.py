@@ -81,7 +81,7 @@ def preset(root: Root, units: Sequence[str]) -> None:
     )
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit status {result.returncode}"
+        reason = lines[-1].rstrip(".") if lines else f"exit status {result.returncode}"
         raise Failure(f"systemctl preset {' '.join(units)} failed: {reason}")
 
 

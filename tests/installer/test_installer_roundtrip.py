@@ -292,3 +292,32 @@ def test_damaged_manifest_is_a_one_line_error(
     assert len(result.err.strip().splitlines()) == 1
     assert "manifest" in result.err
     assert (bare_root / UNIT).exists()
+
+
+def test_failing_preset_rolls_everything_back(
+    image_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An image that masks our unit: systemctl refuses to preset it after the files are written.
+    masked = image_root / "etc/systemd/system/ostree-autocleanup.service"
+    masked.parent.mkdir(parents=True)
+    os.symlink("/dev/null", masked)
+    before = tree_state(image_root)
+    result = run_cli(capsys, "install", "--root", str(image_root))
+    assert result.status == 1
+    assert "is masked" in result.err
+    assert result.err.rstrip().endswith("; rolled back")
+    assert len(result.err.strip().splitlines()) == 1
+    assert tree_state(image_root) == before
+
+
+def test_failing_preset_on_upgrade_restores_the_old_files(
+    image_root: Path, other_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "install", "--root", str(image_root), "--no-enable").status == 0
+    (image_root / "etc/systemd/system").mkdir(parents=True)
+    os.symlink("/dev/null", image_root / "etc/systemd/system/ostree-autocleanup.service")
+    before = tree_state(image_root)
+    result = run_cli(capsys, "install", "--root", str(image_root), "-c", str(other_config))
+    assert result.status == 1
+    assert "rolled back" in result.err
+    assert tree_state(image_root) == before
