@@ -200,13 +200,6 @@ class Root:
             return None, real, name
         return fd, real, name
 
-    def resolve(self, path: str) -> str:
-        """The real root-relative path of ``path``'s parent joined with its name."""
-        fd, real, name = self._open_parent(path)
-        if fd is not None:
-            os.close(fd)
-        return _join(real, name)
-
     def missing_directories(self, directory: str) -> list[str]:
         """The directories that writing into ``directory`` would create, outermost first."""
         fd, real, missing = self._walk(directory, None)

@@ -321,3 +321,18 @@ def test_failing_preset_on_upgrade_restores_the_old_files(
     assert result.status == 1
     assert "rolled back" in result.err
     assert tree_state(image_root) == before
+
+
+def test_modes_do_not_depend_on_the_umask(
+    bare_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    previous = os.umask(0o077)
+    try:
+        assert run_cli(capsys, "install", "--root", str(bare_root), "--no-enable").status == 0
+    finally:
+        os.umask(previous)
+    state = tree_state(bare_root)
+    assert state[UNIT].startswith("file 0644 ")
+    assert state[MANIFEST].startswith("file 0644 ")
+    assert state["usr/lib/systemd/system"] == "dir 0755"
+    assert state["usr/lib/ostree-autocleanup"] == "dir 0755"
