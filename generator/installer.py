@@ -99,6 +99,11 @@ def _open_root(path: str) -> Root:
         raise UsageError(str(error)) from None
 
 
+def _lock(root: Root) -> None:
+    if not root.lock():
+        raise Failure(f"{root.path}: another install or uninstall is running in this root")
+
+
 def _read_manifest(root: Root) -> Manifest | None:
     entry = root.entry(MANIFEST_PATH)
     if entry.kind == "missing":
@@ -206,6 +211,7 @@ def run_install(args: argparse.Namespace) -> int:
             for path in sorted([*wanted, MANIFEST_PATH]):
                 print("/" + path)
             return 0
+        _lock(root)
         try:
             return _install(root, config, wanted, args, sys.stdout)
         except EscapeError as error:
@@ -417,6 +423,7 @@ class _InstallRun:
 def run_uninstall(args: argparse.Namespace) -> int:
     root = _open_root(args.root)
     with root:
+        _lock(root)
         try:
             return _uninstall(root, args, sys.stdout)
         except EscapeError as error:

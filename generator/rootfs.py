@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
@@ -99,6 +100,18 @@ class Root:
             self._fd = os.open(absolute, _DIR_FLAGS)
         except OSError as error:
             raise RootError(f"{path}: cannot open root: {error.strerror}") from None
+
+    def lock(self) -> bool:
+        """Take the advisory lock that keeps two installs from interleaving in one root.
+
+        flock(2) on the root directory itself: it needs no file of ours in the root, and it goes
+        away with the process, however that ends. False when someone else holds it.
+        """
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def close(self) -> None:
         if self._fd >= 0:

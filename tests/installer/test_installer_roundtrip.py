@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -336,3 +337,19 @@ def test_modes_do_not_depend_on_the_umask(
     assert state[MANIFEST].startswith("file 0644 ")
     assert state["usr/lib/systemd/system"] == "dir 0755"
     assert state["usr/lib/ostree-autocleanup"] == "dir 0755"
+
+
+def test_a_concurrent_run_in_the_same_root_is_refused(
+    bare_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holder = os.open(bare_root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        for command in ("install", "uninstall"):
+            result = run_cli(capsys, command, "--root", str(bare_root))
+            assert result.status == 1
+            assert "another install or uninstall is running" in result.err
+    finally:
+        os.close(holder)
+    assert os.listdir(bare_root) == []
+    assert run_cli(capsys, "install", "--root", str(bare_root), "--no-enable").status == 0
