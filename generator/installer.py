@@ -63,10 +63,17 @@ def configure_install_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="install the systemd generator and the config instead of static units",
     )
-    parser.add_argument(
+    enabling = parser.add_mutually_exclusive_group()
+    enabling.add_argument(
         "--no-enable",
         action="store_true",
-        help="leave out the preset file and do not run systemctl preset",
+        help="leave out the preset file and do not run systemctl preset: the units stay disabled",
+    )
+    enabling.add_argument(
+        "--no-apply-preset",
+        action="store_true",
+        help="write the preset file but do not run systemctl: for packages, whose install "
+        "scripts apply the preset on the target system",
     )
     parser.add_argument(
         "--force",
@@ -226,7 +233,10 @@ def _install(
     out: TextIO,
 ) -> int:
     kind = "generator" if args.generator else "units"
-    units = [] if args.no_enable else enablement.units_to_enable(config, root, not args.generator)
+    if args.no_enable or args.no_apply_preset:
+        units = []
+    else:
+        units = enablement.units_to_enable(config, root, not args.generator)
     old = _read_manifest(root)
     plan = make_plan(root, wanted, old, args.force)
     if plan.refusals:

@@ -353,3 +353,31 @@ def test_a_concurrent_run_in_the_same_root_is_refused(
         os.close(holder)
     assert os.listdir(bare_root) == []
     assert run_cli(capsys, "install", "--root", str(bare_root), "--no-enable").status == 0
+
+
+def test_no_apply_preset_ships_the_preset_for_a_package_and_runs_no_systemctl(
+    image_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(image_root / "nothing-here"))  # no systemctl needed
+    result = run_cli(capsys, "install", "--root", str(image_root), "--no-apply-preset")
+    assert result.status == 0, result.err
+    assert (image_root / PRESET).is_file()
+    assert not (image_root / "etc/systemd").exists()
+    listed = run_cli(
+        capsys, "install", "--root", str(image_root), "--no-apply-preset", "--list-files"
+    )
+    assert "/" + PRESET in listed.out.splitlines()
+    monkeypatch.undo()
+    # What the package's %post does on the target: the shipped preset enables the unit.
+    assert is_enabled(image_root, "ostree-autocleanup.service") == "disabled"
+    assert systemctl(image_root, "preset", "ostree-autocleanup.service").returncode == 0
+    assert is_enabled(image_root, "ostree-autocleanup.service") == "enabled"
+
+
+def test_no_enable_and_no_apply_preset_exclude_each_other(
+    bare_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(capsys, "install", "--root", str(bare_root), "--no-enable", "--no-apply-preset")
+    assert exit_info.value.code == 2
+    assert os.listdir(bare_root) == []
