@@ -19,12 +19,12 @@ from .rootfs import EscapeError, Root
 
 LINK_DIR = "etc/systemd/system"
 PATH_UNIT = "ostree-finalize-staged.path"
-# Where a unit shipped by the OS can be; the /lib ones matter for roots without merged /usr.
-_VENDOR_UNIT_DIRS = ("etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system")
+# Where a unit file can be; the /lib ones matter for roots without merged /usr.
+UNIT_DIRS = ("etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system")
 
 
 def ships_unit(root: Root, name: str) -> bool:
-    for directory in _VENDOR_UNIT_DIRS:
+    for directory in UNIT_DIRS:
         try:
             if root.entry(f"{directory}/{name}").kind in ("file", "symlink"):
                 return True

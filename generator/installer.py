@@ -473,6 +473,18 @@ def _uninstall(root: Root, args: argparse.Namespace, out: TextIO) -> int:
             if enablement.points_at(t, manifest.units) and (p, t) not in links
         ]
         directories += [d for d in made_dirs if d not in directories]
+    # Links to a unit file we are about to remove would dangle, whoever made them (a later
+    # `systemctl enable` after an install with --no-enable, say): they go too.
+    ours = [
+        r.path.rpartition("/")[2]
+        for r in manifest.files
+        if r.path.rpartition("/")[0] in enablement.UNIT_DIRS
+    ]
+    for path, what in sorted(root.snapshot(enablement.LINK_DIR).items()):
+        target = what[3:]
+        mine = what.startswith("-> ") and enablement.points_at(target, ours)
+        if mine and (path, target) not in links:
+            links.append((path, target))
 
     manifest_chain = [d for d in directories if MANIFEST_PATH.startswith(d + "/")]
     others = [d for d in directories if d not in manifest_chain]

@@ -381,3 +381,15 @@ def test_no_enable_and_no_apply_preset_exclude_each_other(
         run_cli(capsys, "install", "--root", str(bare_root), "--no-enable", "--no-apply-preset")
     assert exit_info.value.code == 2
     assert os.listdir(bare_root) == []
+
+
+def test_uninstall_removes_links_to_our_unit_that_someone_else_made(
+    image_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (image_root / WANTS).mkdir(parents=True)
+    before = tree_state(image_root)
+    assert run_cli(capsys, "install", "--root", str(image_root), "--no-enable").status == 0
+    assert systemctl(image_root, "enable", "ostree-autocleanup.service").returncode == 0
+    assert (image_root / WANTS / "ostree-autocleanup.service").is_symlink()
+    assert run_cli(capsys, "uninstall", "--root", str(image_root)).status == 0
+    assert tree_state(image_root) == before
