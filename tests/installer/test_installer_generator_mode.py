@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,30 @@ def test_switching_from_static_units_to_the_generator_removes_the_units(
     assert (image_root / GENERATOR).is_file()
     assert run_cli(capsys, "uninstall", "--root", str(image_root)).status == 0
     assert tree_state(image_root) == before
+
+
+def test_the_installed_generator_runs_and_makes_the_configured_unit(
+    image_root: Path, other_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(
+        capsys, "install", "--generator", "--root", str(image_root), "-c", str(other_config)
+    )
+    assert result.status == 0, result.err
+    dirs = [tmp_path / "out" / name for name in ("normal", "early", "late")]
+    for directory in dirs:
+        directory.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYSTEMD_")}
+    env["OSTREE_AUTOCLEANUP_ROOT"] = str(image_root)
+    generated = subprocess.run(
+        [str(image_root / GENERATOR), *map(str, dirs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stderr
+    normal = dirs[0]
+    unit = normal / "ostree-autocleanup.service"
+    assert "TimeoutStartSec=10min" in unit.read_text()
+    assert (normal / "multi-user.target.wants/ostree-autocleanup.service").is_symlink()
+    assert (normal / "ostree-finalize-staged.service.d/50-ostree-autocleanup.conf").is_file()
