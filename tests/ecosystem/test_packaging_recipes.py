@@ -206,9 +206,18 @@ def test_list_files_is_valid_rpm_files_content(tmp_path: Path) -> None:
     buildroot.mkdir()
     tool = str(BIN / "ostree-autocleanup")
     config = str(TOP / "examples" / "fedora-bootc.yaml")
-    run([tool, "install", "--root", str(buildroot), "--no-enable", "-c", config])
+    run([tool, "install", "--root", str(buildroot), "--no-apply-preset", "-c", config])
     listed = run(
-        [tool, "install", "--root", str(buildroot), "--no-enable", "-c", config, "--list-files"]
+        [
+            tool,
+            "install",
+            "--root",
+            str(buildroot),
+            "--no-apply-preset",
+            "-c",
+            config,
+            "--list-files",
+        ]
     ).stdout.splitlines()
     assert listed and len(listed) == len(set(listed))
     for line in listed:
@@ -261,7 +270,7 @@ def test_rpm_package_ships_the_preset_that_systemd_post_applies(rpm_package: Pat
     # disables everything else.
     packaged = run(["rpm", "-qlp", str(rpm_package)]).stdout.splitlines()
     assert any(p.startswith("/usr/lib/systemd/system-preset/") for p in packaged), (
-        "install --no-enable left the preset file out of the package: %systemd_post would "
+        "the RPM recipe left the preset file out of the package: %systemd_post would "
         "leave the cleanup disabled"
     )
 
