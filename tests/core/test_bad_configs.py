@@ -145,7 +145,8 @@ def test_no_traceback_without_debug(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert status == 1
     assert (
-        err.startswith("ostree-autocleanup: error: cannot write under") and "Traceback" not in err
+        err.startswith(f"ostree-autocleanup: error: cannot create {output}: ")
+        and "Traceback" not in err
     )
     assert os.path.isfile(output)
 
