@@ -110,3 +110,21 @@ def test_rendered_header_names_the_target_paths(
     assert "#   /usr/lib/ostree-autocleanup/config.yaml\n" in out
     assert str(tmp_path) not in out
     assert os.path.isfile(tmp_path / "usr/lib/ostree-autocleanup/config.yaml")
+
+
+def test_a_config_link_out_of_the_root_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = put(tmp_path, "/host/config.yaml", "version: 1\nname: host\n")
+    root = tmp_path / "image"
+    link = root / "etc/ostree-autocleanup/config.yaml"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(host)
+    assert cli.main(["render", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ostree-autocleanup: error: {link}: leads out of the root {root}")
+    # A relative link that stays inside the image is fine.
+    put(root, "/usr/share/autocleanup.yaml", "version: 1\nname: inside\n")
+    link.unlink()
+    link.symlink_to("../../usr/share/autocleanup.yaml")
+    assert load_config(root=str(root)).name == "inside"
