@@ -66,7 +66,14 @@ while IFS= read -r line; do
     mkdir -p "$dst"
     mount --bind "$src" "$dst"
 done < "$OA_EXPOSE_LIST"
-exec "$OA_SYSTEMD" --user
+if [ "$$" = 1 ]; then
+    # systemd refuses to be a user manager as PID 1: stay PID 1 of the namespace, like a real
+    # init with every capability, and go down with the manager.
+    "$OA_SYSTEMD" --user &
+    wait $!
+else
+    exec "$OA_SYSTEMD" --user
+fi
 """
 
 
@@ -94,9 +101,21 @@ class UserManager:
     """Handle on a running private manager; use `user_manager()` to get one."""
 
     workdir: str
-    pid: int
     cgroups: list[str]
     process: subprocess.Popen[bytes] = field(repr=False)
+    pid_namespace: bool = True
+    # PID (in this machine's namespace) of the namespace's init, once known.
+    init_pid: int = 0
+
+    def client(self, argv: Sequence[str]) -> list[str]:
+        """argv run in the manager's mount and PID namespaces.
+
+        The manager drops bus connections of peers whose PID it cannot see now and then, so
+        its clients run where it can see them.
+        """
+        if not self.pid_namespace:
+            return list(argv)
+        return ["nsenter", f"--target={self.init_pid}", "--mount", "--pid", "--", *argv]
 
     @property
     def runtime_dir(self) -> str:
@@ -129,7 +148,7 @@ class UserManager:
         self, *args: str, check: bool = True, timeout: float = 120.0
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            ["systemctl", "--user", "--no-pager", *args],
+            self.client(["systemctl", "--user", "--no-pager", *args]),
             env=self.environ(),
             capture_output=True,
             text=True,
@@ -158,7 +177,7 @@ class UserManager:
             cmd += ["-p", prop]
         cmd += ["--", *argv]
         return subprocess.run(
-            cmd,
+            self.client(cmd),
             env=self.environ(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -173,8 +192,20 @@ class UserManager:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
-        self.systemctl("daemon-reload")
+        self.reload()
         return path
+
+    def reload(self) -> None:
+        # The reply to a reload sometimes races with the manager dropping the connection while
+        # it reloads ("Transport endpoint is not connected"); the reload itself happened.
+        for _ in range(3):
+            proc = self.systemctl("daemon-reload", check=False)
+            if proc.returncode == 0:
+                return
+            if "not connected" not in proc.stderr:
+                break
+            time.sleep(0.1)
+        self.systemctl("daemon-reload")
 
     def start(self, unit: str, timeout: float = 300.0) -> UnitOutcome:
         """Start a unit, wait for its job, and report how it ended with its output."""
@@ -217,7 +248,7 @@ def unavailable_reason() -> str | None:
         return f"{SYSTEMD} is missing (install systemd)"
     if not os.access(DBUS_DAEMON, os.X_OK):
         return f"{DBUS_DAEMON} is missing (install dbus)"
-    for tool in ("unshare", "systemctl", "systemd-run", "mount"):
+    for tool in ("unshare", "nsenter", "systemctl", "systemd-run", "mount"):
         if shutil.which(tool) is None:
             return f"{tool} is not on PATH"
     if not os.path.isdir(EXPOSE_ROOT):
@@ -294,11 +325,26 @@ def _remove_cgroup(cgroup: str) -> None:
             os.rmdir(dirpath)
 
 
+def _first_child(pid: int) -> int:
+    with (
+        contextlib.suppress(OSError),
+        open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f,
+    ):
+        children = f.read().split()
+        return int(children[0]) if children else 0
+    return 0
+
+
 def _wait_ready(manager: UserManager) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     socket_path = os.path.join(manager.runtime_dir, "systemd", "private")
     bus_path = os.path.join(manager.runtime_dir, "bus")
     while time.monotonic() < deadline:
+        if manager.pid_namespace and not manager.init_pid:
+            manager.init_pid = _first_child(manager.process.pid)
+            if not manager.init_pid:
+                time.sleep(0.01)
+                continue
         if manager.process.poll() is not None:
             raise ManagerError(
                 f"systemd --user exited with {manager.process.returncode}: {manager.manager_log()}"
@@ -312,10 +358,14 @@ def _wait_ready(manager: UserManager) -> None:
 
 
 @contextlib.contextmanager
-def user_manager(expose: Mapping[str, str] | None = None) -> Iterator[UserManager]:
+def user_manager(
+    expose: Mapping[str, str] | None = None, pid_namespace: bool = True
+) -> Iterator[UserManager]:
     """Start a private manager; stop it and remove every trace of it on exit.
 
     expose maps paths under /srv (as services see them) to host directories bind-mounted there.
+    pid_namespace runs it in a PID namespace whose PID 1 is a root shell with every capability,
+    as on a booted system: a service then sees that PID 1, not this machine's init.
     """
     reason = unavailable_reason()
     if reason is not None:
@@ -367,9 +417,9 @@ def user_manager(expose: Mapping[str, str] | None = None) -> Iterator[UserManage
             process = subprocess.Popen(
                 [
                     "unshare",
-                    "-m",
-                    "--propagation",
-                    "private",
+                    "--mount",
+                    "--propagation=private",
+                    *(["--pid", "--fork", "--kill-child", "--mount-proc"] if pid_namespace else []),
                     "sh",
                     "-c",
                     _START_SCRIPT,
@@ -382,7 +432,9 @@ def user_manager(expose: Mapping[str, str] | None = None) -> Iterator[UserManage
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        manager = UserManager(workdir=workdir, pid=process.pid, cgroups=cgroups, process=process)
+        manager = UserManager(
+            workdir=workdir, cgroups=cgroups, process=process, pid_namespace=pid_namespace
+        )
         _wait_ready(manager)
         yield manager
     finally:
