@@ -31,6 +31,8 @@ class SchedulingConfig:
 @dataclass(frozen=True)
 class SandboxConfig:
     read_write_paths: tuple[str, ...]
+    # Overrides of the service's sandboxing directives: (directive, lines) where None drops it.
+    directives: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,17 @@
 """The sandbox of the cleanup service, per cleanup mode.
 
 Kept as data rather than template text so that tests, ``verify`` and the docs can reason about
-it. The measured facts behind each choice are in the project's sandbox tests.
+it. Every choice was measured under a real systemd manager against a real sysroot; the sandbox
+tests (tests/sandbox/) repeat those measurements, so a change that breaks the cleanup or widens
+the sandbox without need fails there.
 """
 
 from __future__ import annotations
 
+import os
+
+from . import directives as overrides
+from . import unitsafe
 from .config import Config
 
 Directive = tuple[str, str]
@@ -26,11 +32,15 @@ _COMMON: tuple[Directive, ...] = (
     ("ProtectKernelLogs", "yes"),
     ("ProtectControlGroups", "yes"),
     ("ProtectProc", "invisible"),
+    # ostree reads the boot ID from /proc/sys, which this hides: the unit passes it in
+    # OSTREE_BOOTID instead.
+    ("ProcSubset", "pid"),
     ("RestrictAddressFamilies", "none"),
     ("RestrictNamespaces", "yes"),
     ("RestrictRealtime", "yes"),
     ("RestrictSUIDSGID", "yes"),
     ("LockPersonality", "yes"),
+    # PyGObject still works: libffi falls back to memfd mappings for its closures.
     ("MemoryDenyWriteExecute", "yes"),
     ("NoNewPrivileges", "yes"),
     ("SystemCallArchitectures", "native"),
@@ -44,16 +54,52 @@ _COMMON: tuple[Directive, ...] = (
     ("UMask", "0077"),
 )
 
+# Full mode deletes what the finalization left: deployment roots are chattr +i
+# (CAP_LINUX_IMMUTABLE, which only counts in the host's user namespace, so no PrivateUsers=),
+# and a deployment's /etc may hold directories that root does not own and cannot write
+# (CAP_DAC_OVERRIDE). CAP_SYS_PTRACE is not granted: it is only needed to read /proc/1/ns/mnt
+# when ostree works on the booted root without --sysroot, and the unit always names the sysroot.
+FULL_CAPABILITIES = "CAP_DAC_OVERRIDE CAP_LINUX_IMMUTABLE"
 
-def directives(config: Config) -> list[Directive]:
-    """The [Service] sandbox directives for ``config``, in a stable order."""
+
+def read_only_paths(config: Config) -> list[str]:
+    """Prune mode: what stays read-only below the writable paths.
+
+    The stamp lies in the sysroot, so its directory (often the sysroot itself) must be
+    writable; the deployments (with every deployment's /etc and /var) and the boot loader
+    files below it need not be, only the repo inside them. systemd applies the most specific
+    of nested ReadWritePaths=/ReadOnlyPaths=, so the repo stays writable inside them.
+    """
+    if config.cleanup.mode != "prune" or config.repo_path not in config.sandbox.read_write_paths:
+        return []
+    writable = config.sandbox.read_write_paths
+    out = []
+    for path in (os.path.join(config.sysroot, "ostree"), os.path.join(config.sysroot, "boot")):
+        if path in writable:
+            continue
+        if any(unitsafe.is_within(path, w) for w in writable):
+            # '-': a sysroot without a boot directory is not an error.
+            out.append("-" + path)
+    return out
+
+
+def defaults(config: Config) -> list[Directive]:
+    """The hardened directives of the cleanup mode, before the config's overrides."""
     out: list[Directive] = list(_COMMON)
     out.append(("ReadWritePaths", " ".join(config.sandbox.read_write_paths)))
+    read_only = read_only_paths(config)
+    if read_only:
+        out.append(("ReadOnlyPaths", " ".join(read_only)))
     if config.cleanup.mode == "prune":
-        # Opening the repo directly needs no privilege beyond file access as root.
+        # A prune opens the repo directly and needs no privilege beyond file access as root,
+        # which root keeps inside a user namespace of its own.
         out.append(("CapabilityBoundingSet", ""))
         out.append(("PrivateUsers", "yes"))
     else:
-        # Loading a booted sysroot reads /proc/1/ns/mnt; deployment roots are immutable.
-        out.append(("CapabilityBoundingSet", "CAP_SYS_PTRACE CAP_LINUX_IMMUTABLE"))
+        out.append(("CapabilityBoundingSet", FULL_CAPABILITIES))
     return out
+
+
+def directives(config: Config) -> list[Directive]:
+    """The [Service] sandbox directives for ``config``, in a stable order."""
+    return overrides.apply(defaults(config), config.sandbox.directives)

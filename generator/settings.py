@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from . import unitsafe
+from . import directives, unitsafe
 
 CONFIG_VERSION = 1
 UNIT_SUFFIX = "-autocleanup.service"
@@ -140,6 +140,36 @@ class PathList(Kind):
 
     def describe(self) -> str:
         return "list of absolute paths"
+
+
+class DirectiveMap(Kind):
+    """A mapping of sandboxing directive -> value, list of values, or null (drop it).
+
+    The YAML reader hands over (name, value, name mark) items with the value's mark; each is
+    checked on its own by the validator, so this only checks the shape.
+    """
+
+    accepts_mapping = True
+
+    def parse(self, value: object) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise Problem(
+                f"expected a mapping of directive names to values, got {_kind_name(value)}"
+            )
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        scalar = {"type": ["string", "boolean", "integer"]}
+        return {
+            "type": "object",
+            "propertyNames": {"enum": sorted(directives.KNOWN)},
+            "additionalProperties": {
+                "oneOf": [scalar, {"type": "array", "items": scalar}, {"type": "null"}]
+            },
+        }
+
+    def describe(self) -> str:
+        return "mapping of directive to value, list of values, or null"
 
 
 class UnitPrefix(Kind):
@@ -323,6 +353,16 @@ SETTINGS: tuple[Setting, ...] = (
         "The only paths the cleanup may write (ReadWritePaths=). Must include the directory of "
         "the stamp.",
         default_doc="full: SYSROOT and /boot; prune: SYSROOT/ostree/repo and the stamp's directory",
+    ),
+    Setting(
+        "sandbox.directives",
+        DirectiveMap(),
+        {},
+        "Overrides of the cleanup service's sandboxing directives (systemd.exec(5), "
+        "systemd.resource-control(5)): a value replaces the service's lines for that directive, "
+        "a list gives one line per item, null removes the directive. "
+        "`ostree-autocleanup verify` shows what an override does to the exposure score.",
+        default_doc="{} (the hardened defaults of the cleanup mode)",
     ),
     Setting(
         "install.wanted-by",

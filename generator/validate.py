@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from . import settings, unitsafe
+from . import directives, settings, unitsafe
 from .config import (
     CleanupConfig,
     Config,
@@ -20,11 +20,25 @@ from .yamlsource import Located, SourceFile
 
 
 def merge(sources: Sequence[SourceFile]) -> dict[str, Located]:
-    """Later files override earlier ones key by key; a list replaces the whole list."""
+    """Later files override earlier ones key by key; a list replaces the whole list, a mapping
+    of directives is merged directive by directive."""
     merged: dict[str, Located] = {}
     for source in sources:
-        merged.update(source.values)
+        for key, located in source.values.items():
+            earlier = merged.get(key)
+            if earlier is not None and isinstance(settings.BY_KEY[key].kind, settings.DirectiveMap):
+                # Directive overrides merge directive by directive, so that a drop-in can
+                # change one without repeating the others.
+                located = _merge_directives(earlier, located)
+            merged[key] = located
     return merged
+
+
+def _merge_directives(earlier: Located, later: Located) -> Located:
+    items = {item[0][0]: item for item in earlier.items}
+    items.update({item[0][0]: item for item in later.items})
+    value = {name: item[0][1] for name, item in items.items()}
+    return Located(value, later.mark, tuple(items.values()))
 
 
 def build_config(sources: Sequence[SourceFile], origins: tuple[str, ...] = ()) -> Config:
@@ -45,6 +59,8 @@ def build_config(sources: Sequence[SourceFile], origins: tuple[str, ...] = ()) -
             continue
         if isinstance(setting.kind, settings.PathList):
             values[setting.key] = _check_items(setting, located, errors)
+        elif isinstance(setting.kind, settings.DirectiveMap):
+            values[setting.key] = _check_directives(setting, located, errors)
     failed = {e.key for e in errors}
     errors.extend(_cross_checks(values, given, failed))
     if errors:
@@ -68,6 +84,30 @@ def _check_items(
             continue
         good.append(path)
     return tuple(good)
+
+
+def _check_directives(
+    setting: settings.Setting, located: Located, errors: list[ConfigError]
+) -> tuple[directives.Override, ...]:
+    out: list[directives.Override] = []
+    for (name, value, name_mark), value_mark in located.items:
+        key = f"{setting.key}.{name}"
+        problem = directives.name_problem(name)
+        if problem is not None:
+            errors.append(ConfigError(name_mark, key, problem[0], problem[1]))
+            continue
+        if value is None:
+            out.append((name, None))
+            continue
+        try:
+            lines = tuple(
+                directives.value_text(v) for v in (value if isinstance(value, list) else [value])
+            )
+        except ValueError as problem_text:
+            errors.append(ConfigError(value_mark, key, str(problem_text)))
+            continue
+        out.append((name, lines))
+    return tuple(out)
 
 
 def _where(given: dict[str, Located], *keys: str) -> Located | None:
@@ -138,7 +178,10 @@ def _assemble(v: dict[str, Any], origins: tuple[str, ...]) -> Config:
             cpu_policy=v["scheduling.cpu-policy"],
             nice=v["scheduling.nice"],
         ),
-        sandbox=SandboxConfig(read_write_paths=tuple(v["sandbox.read-write-paths"])),
+        sandbox=SandboxConfig(
+            read_write_paths=tuple(v["sandbox.read-write-paths"]),
+            directives=tuple(v["sandbox.directives"]) if v["sandbox.directives"] else (),
+        ),
         install=InstallConfig(
             wanted_by=v["install.wanted-by"], preset_priority=v["install.preset-priority"]
         ),

@@ -252,11 +252,43 @@ class _Walker:
                 items.append((value, _mark(self.path, item)))
             self.result.values[key] = Located([v for v, _ in items], mark, tuple(items))
         elif isinstance(node, yaml.MappingNode):
-            self.error(node, key, "expected a value, got a mapping")
+            setting = settings.BY_KEY.get(key)
+            if setting is not None and getattr(setting.kind, "accepts_mapping", False):
+                self.mapping_leaf(key, node)
+            else:
+                self.error(node, key, "expected a value, got a mapping")
         else:
             value = self.scalar(node, key)
             if value is not _INVALID:
                 self.result.values[key] = Located(value, mark)
+
+    def mapping_leaf(self, key: str, node: yaml.MappingNode) -> None:
+        """A setting whose value is a mapping of names to plain values or lists of them.
+
+        Items are ((name, value, name mark), value mark), so that a bad name is reported at the
+        name and a bad value at the value.
+        """
+        pairs = self.pairs(node, key + ".")
+        if pairs is None:
+            return
+        items: list[tuple[Any, Mark]] = []
+        for name, (key_node, value_node) in pairs.items():
+            value: Any
+            if isinstance(value_node, yaml.SequenceNode):
+                value = []
+                for item in value_node.value:
+                    if not isinstance(item, yaml.ScalarNode):
+                        self.error(item, f"{key}.{name}", "list items must be plain values")
+                        value.append(_INVALID)
+                        break
+                    value.append(self.scalar(item, f"{key}.{name}"))
+            else:
+                value = self.scalar(value_node, f"{key}.{name}")
+            if value is _INVALID or (isinstance(value, list) and _INVALID in value):
+                continue
+            items.append(((name, value, _mark(self.path, key_node)), _mark(self.path, value_node)))
+        mark = _mark(self.path, node)
+        self.result.values[key] = Located({n: v for (n, v, _), _m in items}, mark, tuple(items))
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
