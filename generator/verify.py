@@ -1,0 +1,364 @@
+"""``ostree-autocleanup verify``: check the rendered units with systemd's own tools.
+
+The units are rendered into a scratch root next to the standard units of this machine and the
+finalize unit they extend, then:
+- ``systemd-analyze verify`` loads them. It exits 0 on unknown keys and bad values and only
+  reports them on stderr, and it checks only the first command of each Exec list, so any stderr
+  line is a failure here and every Exec binary is checked separately, in the target root;
+- ``systemd-analyze security --offline`` scores the cleanup service's sandbox, which must not
+  exceed ``--max-exposure``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .cli import add_config_options
+from .config import Config
+from .errors import Failure, UsageError
+
+# Targets measured for the default sandbox of each mode (0 is best, 10 worst; 0.5 is the floor
+# of a service that runs as root without a root directory of its own).
+DEFAULT_MAX_EXPOSURE = {"full": 1.2, "prune": 0.6}
+
+HOST_UNIT_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system")
+FINALIZE_UNIT_DIRS = ("etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system")
+UPSTREAM_PACKAGE = "ostree-boot"
+UPSTREAM_FINALIZE_UNIT = "ostree-finalize-staged.service"
+UNIT_DIR = "usr/lib/systemd/system"
+ANALYZE_TIMEOUT = 120
+
+_EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+(?:\.\d+)?) (\S+)")
+_EXEC_PREFIXES = "-@:+!|"
+_DEFAULTS_TEXT = ", ".join(f"{v} in {k} mode" for k, v in DEFAULT_MAX_EXPOSURE.items())
+
+
+@dataclass
+class Report:
+    """What verify found; any problem makes the command fail."""
+
+    unit: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    exposure: float | None = None
+    level: str = ""
+    findings: list[str] = field(default_factory=list)
+
+
+def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
+    add_config_options(parser)
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="read the layered config under DIR and check the Exec binaries there "
+        "(default: this machine)",
+    )
+    parser.add_argument(
+        "--max-exposure",
+        type=float,
+        metavar="SCORE",
+        help="fail when systemd-analyze security scores the cleanup service above SCORE "
+        f"(0-10; default: {_DEFAULTS_TEXT})",
+    )
+    parser.add_argument(
+        "--finalize-unit",
+        metavar="FILE",
+        help="the finalize unit to check the drop-in against (default: the one in the root or "
+        f"on this machine, else {UPSTREAM_FINALIZE_UNIT} from Debian's {UPSTREAM_PACKAGE} "
+        "package through apt-get download)",
+    )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help=f"never download {UPSTREAM_PACKAGE}; verify the drop-in only if the unit is found",
+    )
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from .load import load_config
+
+    if args.max_exposure is not None and not 0 <= args.max_exposure <= 10:
+        raise UsageError(f"--max-exposure {args.max_exposure} is outside 0-10")
+    if shutil.which("systemd-analyze") is None:
+        raise Failure("systemd-analyze is not installed (install systemd)")
+    config = load_config(args.config, args.root)
+    maximum = (
+        args.max_exposure
+        if args.max_exposure is not None
+        else DEFAULT_MAX_EXPOSURE[config.cleanup.mode]
+    )
+    report = verify(
+        config,
+        maximum,
+        target_root=args.root or "/",
+        finalize_unit=args.finalize_unit,
+        download=not args.no_download,
+    )
+    sys.stdout.write(format_report(report, maximum))
+    if report.problems:
+        raise Failure(f"{report.unit}: {len(report.problems)} problem(s), see above")
+    return 0
+
+
+def verify(
+    config: Config,
+    max_exposure: float,
+    target_root: str = "/",
+    finalize_unit: str | None = None,
+    download: bool = True,
+) -> Report:
+    from .output import write_tree
+    from .render import render
+
+    report = Report(unit=config.unit_name)
+    files = render(config)
+    with tempfile.TemporaryDirectory(prefix="ostree-autocleanup-verify-") as scratch:
+        root = os.path.join(scratch, "root")
+        unit_dir = os.path.join(root, UNIT_DIR)
+        _copy_standard_units(unit_dir, config.finalize.unit)
+        finalize = _find_finalize_unit(
+            config.finalize.unit, finalize_unit, target_root, scratch, download, report
+        )
+        if finalize is not None:
+            shutil.copyfile(finalize, os.path.join(unit_dir, config.finalize.unit))
+        write_tree(root, files)
+
+        to_verify = [config.unit_name] + ([config.finalize.unit] if finalize else [])
+        exec_paths = {
+            unit: _exec_binaries(_read(os.path.join(unit_dir, unit))) for unit in to_verify
+        }
+        ours = [
+            (path, binary)
+            for path, text in files.items()
+            if path.startswith(UNIT_DIR + "/")
+            for binary in _exec_binaries(text)
+        ]
+        for path, binary in ours:
+            if not _is_executable_in(target_root, binary):
+                where = "" if target_root == "/" else f" under {target_root}"
+                report.problems.append(
+                    f"{os.path.basename(path)}: {binary} is not an executable file{where}"
+                )
+        # systemd-analyze checks the first command of each Exec list inside its root: a stub
+        # stands in for each binary, which was checked above in the real root.
+        for binary in {b for paths in exec_paths.values() for b in paths} | {b for _, b in ours}:
+            _stub(root, binary)
+
+        _analyze_verify(root, to_verify, report)
+        _analyze_security(root, config.unit_name, max_exposure, report)
+    return report
+
+
+def format_report(report: Report, max_exposure: float) -> str:
+    lines = [f"{report.unit}:"]
+    for note in report.notes:
+        lines.append(f"  note: {note}")
+    if report.exposure is not None:
+        verdict = "ok" if report.exposure <= max_exposure else "too high"
+        lines.append(
+            f"  exposure: {report.exposure:.1f} {report.level} (max {max_exposure:.1f}: {verdict})"
+        )
+    if report.findings:
+        lines.append("  sandbox findings (systemd-analyze security):")
+        lines += [f"    {finding}" for finding in report.findings]
+    for problem in report.problems:
+        lines.append(f"  problem: {problem}")
+    lines.append(f"  result: {'FAILED' if report.problems else 'ok'}")
+    return "\n".join(lines) + "\n"
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        return stream.read()
+
+
+def _copy_standard_units(unit_dir: str, finalize_unit: str) -> None:
+    """The host's units, so that targets and other dependencies resolve in the scratch root.
+
+    Drop-ins of the finalize unit are left out: an installed copy of ours must not be verified
+    in place of the rendered one.
+    """
+    for source in HOST_UNIT_DIRS:
+        if os.path.isdir(source):
+            shutil.copytree(
+                source,
+                unit_dir,
+                symlinks=True,
+                ignore=shutil.ignore_patterns(f"{finalize_unit}.d"),
+            )
+            return
+    os.makedirs(unit_dir)
+
+
+def _find_finalize_unit(
+    name: str,
+    given: str | None,
+    target_root: str,
+    scratch: str,
+    download: bool,
+    report: Report,
+) -> str | None:
+    if given is not None:
+        if not os.path.isfile(given):
+            raise UsageError(f"--finalize-unit {given}: no such file")
+        return given
+    for base in dict.fromkeys([target_root, "/"]):
+        for unit_dir in FINALIZE_UNIT_DIRS:
+            path = os.path.join(base, unit_dir, name)
+            if os.path.isfile(path):
+                report.notes.append(f"drop-in checked against {path}")
+                return path
+    if download and name == UPSTREAM_FINALIZE_UNIT:
+        downloaded = _download_upstream_unit(scratch)
+        if downloaded is not None:
+            report.notes.append(f"drop-in checked against {name} of Debian's {UPSTREAM_PACKAGE}")
+            return downloaded
+    report.notes.append(
+        f"{name} was not found (pass --finalize-unit FILE): the finalize drop-in was not "
+        "verified by systemd-analyze, only its Exec binaries were checked"
+    )
+    return None
+
+
+def _download_upstream_unit(scratch: str) -> str | None:
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        return None
+    download = os.path.join(scratch, "download")
+    os.mkdir(download)
+    try:
+        subprocess.run(
+            ["apt-get", "download", "-q", UPSTREAM_PACKAGE],
+            cwd=download,
+            capture_output=True,
+            check=True,
+            timeout=ANALYZE_TIMEOUT,
+        )
+        debs = glob.glob(os.path.join(download, f"{UPSTREAM_PACKAGE}_*.deb"))
+        if not debs:
+            return None
+        tree = os.path.join(scratch, "upstream")
+        subprocess.run(
+            ["dpkg-deb", "-x", debs[0], tree],
+            capture_output=True,
+            check=True,
+            timeout=ANALYZE_TIMEOUT,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for unit_dir in FINALIZE_UNIT_DIRS:
+        path = os.path.join(tree, unit_dir, UPSTREAM_FINALIZE_UNIT)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _exec_binaries(text: str) -> list[str]:
+    """The program of every Exec*= command line, prefixes such as '-' taken off."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line.startswith("Exec") or "=" not in line:
+            continue
+        value = line.split("=", 1)[1].strip().lstrip(_EXEC_PREFIXES)
+        if value:
+            out.append(value.split()[0])
+    return out
+
+
+def _resolve_in_root(root: str, path: str, depth: int = 0) -> str | None:
+    """``path`` as it resolves inside ``root`` (absolute symlinks stay in the root)."""
+    if depth > 40:
+        return None
+    current = "/"
+    parts = [p for p in path.split("/") if p]
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
+        host = os.path.join(root, candidate.lstrip("/"))
+        if os.path.islink(host):
+            target = os.readlink(host)
+            base = "/" if target.startswith("/") else current
+            resolved = _resolve_in_root(root, os.path.join(base, target), depth + 1)
+            if resolved is None:
+                return None
+            current = resolved
+        else:
+            current = candidate
+    return current
+
+
+def _is_executable_in(root: str, binary: str) -> bool:
+    if not binary.startswith("/"):
+        return False
+    resolved = _resolve_in_root(root, binary)
+    if resolved is None:
+        return False
+    host = os.path.join(root, resolved.lstrip("/"))
+    return os.path.isfile(host) and os.access(host, os.X_OK)
+
+
+def _stub(root: str, binary: str) -> None:
+    if not binary.startswith("/"):
+        return
+    path = os.path.join(root, binary.lstrip("/"))
+    if os.path.lexists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="ascii") as stream:
+        stream.write("#!/bin/sh\nexit 0\n")
+    os.chmod(path, 0o755)
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=ANALYZE_TIMEOUT,
+            env={**os.environ, "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise Failure(f"cannot run {argv[0]}: {error}") from error
+
+
+def _analyze_verify(root: str, units: Iterable[str], report: Report) -> None:
+    result = _run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units])
+    for line in result.stderr.splitlines():
+        if line.strip():
+            report.problems.append(f"systemd-analyze verify: {line.strip()}")
+    if result.returncode != 0 and not result.stderr.strip():
+        report.problems.append(f"systemd-analyze verify failed with status {result.returncode}")
+
+
+def _analyze_security(root: str, unit: str, max_exposure: float, report: Report) -> None:
+    result = _run(
+        ["systemd-analyze", "security", "--offline=yes", f"--root={root}", "--no-pager", unit]
+    )
+    match = _EXPOSURE.search(result.stdout)
+    if match is None:
+        detail = (result.stderr.strip().splitlines() or ["no exposure level in its output"])[0]
+        report.problems.append(f"systemd-analyze security: {detail}")
+        return
+    report.exposure = float(match[1])
+    report.level = match[2]
+    report.findings = [
+        " ".join(line.split()) for line in result.stdout.splitlines() if line.startswith("✗")
+    ]
+    if report.exposure > max_exposure:
+        report.problems.append(
+            f"exposure {report.exposure:.1f} is above the maximum {max_exposure:.1f}"
+        )
