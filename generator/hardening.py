@@ -66,21 +66,27 @@ def read_only_paths(config: Config) -> list[str]:
     """Prune mode: what stays read-only below the writable paths.
 
     The stamp lies in the sysroot, so its directory (often the sysroot itself) must be
-    writable; the deployments (with every deployment's /etc and /var) and the boot loader
-    files below it need not be, only the repo inside them. systemd applies the most specific
+    writable, and the helper needs ostree/ for the sysroot lock; the deployments (with every
+    deployment's /etc and /var) and the boot loader files below them need not be, only the
+    repo inside them. systemd applies the most specific
     of nested ReadWritePaths=/ReadOnlyPaths=, so the repo stays writable inside them.
     """
     if config.cleanup.mode != "prune" or config.repo_path not in config.sandbox.read_write_paths:
         return []
     writable = config.sandbox.read_write_paths
-    out = []
-    for path in (os.path.join(config.sysroot, "ostree"), os.path.join(config.sysroot, "boot")):
-        if path in writable:
+    candidates = [
+        os.path.join(config.sysroot, "ostree"),
+        os.path.join(config.sysroot, "ostree", "deploy"),
+        os.path.join(config.sysroot, "boot"),
+    ]
+    read_only: list[str] = []
+    for path in candidates:
+        if path in writable or any(unitsafe.is_within(path, r) for r in read_only):
             continue
         if any(unitsafe.is_within(path, w) for w in writable):
-            # '-': a sysroot without a boot directory is not an error.
-            out.append("-" + path)
-    return out
+            read_only.append(path)
+    # '-': a sysroot without one of these is not an error.
+    return ["-" + path for path in read_only]
 
 
 def defaults(config: Config) -> list[Directive]:

@@ -254,7 +254,11 @@ def _default_read_write_paths(v: Mapping[str, Any]) -> tuple[str, ...]:
     if v["cleanup.mode"] == "prune":
         # A prune writes the whole repo (objects, .lock, state, tmp); cherry-picking less
         # aborts half-way. The stamp's directory must be writable too, or the stamp survives.
-        paths = [os.path.join(sysroot, "ostree", "repo"), os.path.dirname(v["stamp"])]
+        paths = [os.path.join(sysroot, "ostree", "repo")]
+        if v["cleanup.backend"] == "helper":
+            # The helper takes the sysroot lock, a file libostree creates and removes in ostree/.
+            paths.append(os.path.join(sysroot, "ostree"))
+        paths.append(os.path.dirname(v["stamp"]))
     else:
         paths = [sysroot, "/boot"]
     out: list[str] = []
@@ -352,7 +356,8 @@ SETTINGS: tuple[Setting, ...] = (
         _default_read_write_paths,
         "The only paths the cleanup may write (ReadWritePaths=). Must include the directory of "
         "the stamp.",
-        default_doc="full: SYSROOT and /boot; prune: SYSROOT/ostree/repo and the stamp's directory",
+        default_doc="full: SYSROOT and /boot; prune: SYSROOT/ostree/repo, SYSROOT/ostree "
+        "(helper backend: the sysroot lock) and the stamp's directory",
     ),
     Setting(
         "sandbox.directives",

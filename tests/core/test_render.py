@@ -103,7 +103,7 @@ def test_helper_backend_passes_the_config_to_the_helper(tmp_path: Path) -> None:
     assert service["TimeoutStartSec"] == ["1h 30min"]
     assert service["ConditionPathExists"] == ["/srv/root/.cleanup"]
     # Prune mode derives the narrowest write access: the repo and the stamp's directory.
-    assert service["ReadWritePaths"] == ["/srv/root/ostree/repo /srv/root"]
+    assert service["ReadWritePaths"] == ["/srv/root/ostree/repo /srv/root/ostree /srv/root"]
     dropin = directives(
         files["usr/lib/systemd/system/ostree-finalize-staged.service.d/50-x-autocleanup.conf"]
     )
