@@ -441,7 +441,9 @@ def user_manager(
         if process is not None:
             if manager is not None and process.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    manager.systemctl("exit", check=False, timeout=STOP_TIMEOUT)
+                    # --force: Manager.Exit() at once, without an exit.target to stand in for.
+                    # Whatever runs then dies with the namespace or the cgroup below.
+                    manager.systemctl("--force", "exit", check=False, timeout=STOP_TIMEOUT)
             try:
                 process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
