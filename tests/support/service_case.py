@@ -95,8 +95,11 @@ def run_service(manager: UserManager, config: Config, dropins: Sequence[str] = (
 
 def replace_command(*argv: str) -> str:
     """A drop-in that swaps the service's commands for argv, keeping its whole sandbox."""
-    quoted = " ".join("'" + a.replace("'", "'\\''") + "'" if " " in a else a for a in argv)
-    return f"[Service]\nExecStart=\nExecStart={quoted}\n"
+    for arg in argv:
+        # Kept to words systemd passes on as they are: no quoting, no $ or % expansion.
+        if not arg or any(c.isspace() or c in "'\"\\$%;" for c in arg):
+            raise ValueError(f"not a plain word: {arg!r}")
+    return f"[Service]\nExecStart=\nExecStart={' '.join(argv)}\n"
 
 
 def skip_unless_helper() -> None:
