@@ -210,6 +210,7 @@ def _find_finalize_unit(
     if given is not None:
         if not os.path.isfile(given):
             raise UsageError(f"--finalize-unit {given}: no such file")
+        report.notes.append(f"drop-in checked against {given}")
         return given
     for base in dict.fromkeys([target_root, "/"]):
         for unit_dir in FINALIZE_UNIT_DIRS:

@@ -1,0 +1,105 @@
+"""The exposure score of the rendered service, by the real `systemd-analyze security --offline`.
+
+0 is best, 10 worst; 0.5 is the floor of a service that runs as root in the host's root
+directory (User= 0.4, RootDirectory= 0.1 minus what DeviceAllow= adds). The targets: at most
+1.2 in full mode, at most 0.6 in prune mode.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ostree_autocleanup.generator import directives
+from ostree_autocleanup.generator.load import load_config
+from ostree_autocleanup.generator.render import render_units
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
+)
+
+TARGET = {"full": 1.2, "prune": 0.6}
+# What full mode keeps on purpose (see test_confinement.py for why each is needed).
+FULL_FINDINGS = {
+    "User=/DynamicUser=",
+    "CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)",
+    "CapabilityBoundingSet=~CAP_LINUX_IMMUTABLE",
+    "PrivateUsers=",
+    "DeviceAllow=",
+    "RootDirectory=/RootImage=",
+}
+PRUNE_FINDINGS = {"User=/DynamicUser=", "DeviceAllow=", "RootDirectory=/RootImage="}
+
+
+def security(tmp_path: Path, config_text: str) -> tuple[float, set[str]]:
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text)
+    config = load_config([str(path)])
+    unit = tmp_path / config.unit_name
+    unit.write_text(render_units(config)[config.unit_name])
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    findings = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("✗")}
+    return float(match[1]), findings
+
+
+@pytest.mark.parametrize("backend", ["helper", "ostree-cli"])
+@pytest.mark.parametrize("mode", ["full", "prune"])
+def test_rendered_service_meets_the_exposure_target(
+    tmp_path: Path, mode: str, backend: str
+) -> None:
+    score, findings = security(
+        tmp_path, f"version: 1\ncleanup:\n  mode: {mode}\n  backend: {backend}\n"
+    )
+    assert score <= TARGET[mode]
+    assert findings <= (FULL_FINDINGS if mode == "full" else PRUNE_FINDINGS), findings
+
+
+def test_prune_mode_is_at_the_floor_of_a_root_service(tmp_path: Path) -> None:
+    score, findings = security(tmp_path, "version: 1\ncleanup:\n  mode: prune\n")
+    assert score == 0.5
+    assert not any(f.startswith("CapabilityBoundingSet") for f in findings)
+
+
+def test_an_override_shows_in_the_score(tmp_path: Path) -> None:
+    base, _ = security(tmp_path, "version: 1\ncleanup:\n  mode: prune\n")
+    widened, findings = security(
+        tmp_path,
+        "version: 1\ncleanup:\n  mode: prune\n"
+        "sandbox:\n  directives:\n    PrivateUsers: null\n    CapabilityBoundingSet: null\n",
+    )
+    assert widened > TARGET["prune"] > base
+    assert "PrivateUsers=" in findings
+
+
+def test_every_overridable_directive_is_known_to_systemd(tmp_path: Path) -> None:
+    unit = tmp_path / "probe.service"
+    lines = "".join(f"{name}=\n" for name in sorted(directives.KNOWN))
+    unit.write_text(f"[Unit]\nDescription=probe\n[Service]\nExecStart=/bin/true\n{lines}")
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    unknown = [line for line in result.stderr.splitlines() if "Unknown key" in line]
+    assert unknown == []
+    # And the check itself sees a misspelt one.
+    unit.write_text("[Unit]\nDescription=probe\n[Service]\nExecStart=/bin/true\nProtectSytem=\n")
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Unknown key" in result.stderr
