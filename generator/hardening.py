@@ -55,11 +55,13 @@ _COMMON: tuple[Directive, ...] = (
 )
 
 # Full mode deletes what the finalization left: deployment roots are chattr +i
-# (CAP_LINUX_IMMUTABLE, which only counts in the host's user namespace, so no PrivateUsers=),
-# and a deployment's /etc may hold directories that root does not own and cannot write
-# (CAP_DAC_OVERRIDE). CAP_SYS_PTRACE is not granted: it is only needed to read /proc/1/ns/mnt
-# when ostree works on the booted root without --sysroot, and the unit always names the sysroot.
-FULL_CAPABILITIES = "CAP_DAC_OVERRIDE CAP_LINUX_IMMUTABLE"
+# (CAP_LINUX_IMMUTABLE, which only counts in the host's user namespace, so no PrivateUsers=).
+# On a booted system ostree must know the booted and the staged deployment, or it deletes a
+# deployment staged during this boot as an orphan; it only looks for them when it works on the
+# booted root, and then it reads /proc/1/ns/mnt, which takes CAP_SYS_PTRACE against PID 1.
+# Not granted: CAP_DAC_OVERRIDE, needed only to delete an orphaned deployment holding a
+# directory that root does not own (sandbox.directives can add it; it costs 0.2).
+FULL_CAPABILITIES = "CAP_SYS_PTRACE CAP_LINUX_IMMUTABLE"
 
 
 def read_only_paths(config: Config) -> list[str]:

@@ -65,7 +65,7 @@ def test_endless_example_is_at_least_as_complete_as_the_shipped_units() -> None:
     assert service["Before"] == ["shutdown.target"]
     assert service["Type"] == ["oneshot"]
     assert service["ExecStart"] == [
-        "/usr/bin/ostree admin cleanup --sysroot=/sysroot",
+        "/usr/bin/ostree admin cleanup",
         "/usr/bin/rm -f /sysroot/.cleanup",
     ]
     assert service["ProtectSystem"] == ["strict"]

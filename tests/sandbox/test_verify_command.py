@@ -41,8 +41,8 @@ def verify(
 @pytest.mark.parametrize(
     ("mode", "backend", "score"),
     [
-        ("full", "helper", "0.9"),
-        ("full", "ostree-cli", "0.9"),
+        ("full", "helper", "1.0"),
+        ("full", "ostree-cli", "1.0"),
         ("prune", "helper", "0.5"),
         ("prune", "ostree-cli", "0.5"),
     ],
@@ -86,7 +86,7 @@ def test_max_exposure_option(
     status, _ = verify(tmp_path, "", "--max-exposure", "0.5", upstream=upstream_unit)
     assert status == 1
     assert "(max 0.5: too high)" in capsys.readouterr().out
-    status, _ = verify(tmp_path, "", "--max-exposure", "0.9", upstream=upstream_unit)
+    status, _ = verify(tmp_path, "", "--max-exposure", "1.0", upstream=upstream_unit)
     assert status == 0
 
 
