@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ostree_autocleanup import generator as generator_package
 from ostree_autocleanup.generator.config import Config
 from ostree_autocleanup.generator.load import load_config
 from support import sysroot as sr
@@ -285,17 +286,47 @@ def stage_deployment(manager: UserManager, case: Case) -> Path:
     return staged
 
 
-def booted_config(tmp_path: Path, extra: str = "") -> Config:
+def booted_config(tmp_path: Path, extra: str = "", backend: str = "ostree-cli") -> Config:
     path = tmp_path / "booted.yaml"
-    path.write_text("version: 1\ncleanup:\n  mode: full\n  backend: ostree-cli\n" + extra)
+    path.write_text(
+        f"version: 1\ncleanup:\n  mode: full\n  backend: {backend}\n  helper-path: {HELPER}\n"
+        + extra
+    )
     return load_config([str(path)])
 
 
+def helper_visible_in_the_deployment() -> str:
+    """Bind the checkout and the venv (an editable install runs from the checkout) into the
+    fake-booted root, whose own /usr and /var are not this machine's."""
+    checkout = Path(generator_package.__file__).resolve().parents[1]
+    venv = HELPER.parent.parent.resolve()
+    paths = dict.fromkeys([str(checkout), str(venv)])
+    return "".join(f"BindReadOnlyPaths={p}\n" for p in paths)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "ostree-cli",
+        pytest.param(
+            "helper",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the helper opens the sysroot by its path (OSTree.Sysroot.new), so "
+                "libostree does not look for the booted system and deletes the staged "
+                "deployment; OSTree.Sysroot.new_default() on the booted root keeps it",
+            ),
+        ),
+    ],
+)
 def test_booted_cleanup_keeps_a_deployment_staged_during_this_boot(
-    manager: UserManager, case: Case, reference: Reference, tmp_path: Path
+    manager: UserManager, case: Case, reference: Reference, tmp_path: Path, backend: str
 ) -> None:
+    if backend == "helper":
+        skip_unless_helper()
     staged = stage_deployment(manager, case)
-    outcome = run_service(manager, booted_config(tmp_path), [fake_boot(case)])
+    dropin = fake_boot(case) + (helper_visible_in_the_deployment() if backend == "helper" else "")
+    outcome = run_service(manager, booted_config(tmp_path, backend=backend), [dropin])
     assert outcome.succeeded, outcome
     assert staged.is_dir()
     assert case.objects() == reference.after
