@@ -144,7 +144,11 @@ def verify(
         ]
         for path, binary in ours:
             if not _is_executable_in(target_root, binary):
-                where = "" if target_root == "/" else f" under {target_root}"
+                where = (
+                    " on this machine (check an image root with --root DIR)"
+                    if target_root == "/"
+                    else f" under {target_root}"
+                )
                 report.problems.append(
                     f"{os.path.basename(path)}: {binary} is not an executable file{where}"
                 )

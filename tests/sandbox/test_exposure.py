@@ -65,6 +65,16 @@ def test_rendered_service_meets_the_exposure_target(
     assert findings <= (FULL_FINDINGS if mode == "full" else PRUNE_FINDINGS), findings
 
 
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_shipped_examples_meet_the_target_of_their_mode(tmp_path: Path, example: Path) -> None:
+    mode = load_config([str(example)]).cleanup.mode
+    score, _findings = security(tmp_path, example.read_text())
+    assert score <= TARGET[mode]
+
+
 def test_prune_mode_is_at_the_floor_of_a_root_service(tmp_path: Path) -> None:
     score, findings = security(tmp_path, "version: 1\ncleanup:\n  mode: prune\n")
     assert score == 0.5
