@@ -5,6 +5,7 @@ Shared by the sandbox tests; the fixtures that build these live in tests/sandbox
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import shutil
@@ -60,9 +61,7 @@ class Reference:
 def helper_unavailable() -> str | None:
     if not HELPER.exists():
         return f"{HELPER} is not installed (pip install -e .)"
-    try:
-        import ostree_autocleanup.helper.cli  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("ostree_autocleanup.helper.cli") is None:
         return "the helper (ostree_autocleanup.helper.cli) is not part of this tree"
     return None
 
