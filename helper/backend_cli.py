@@ -1,0 +1,50 @@
+"""Cleanup through the `ostree` command, for systems without PyGObject or the OSTree typelib."""
+
+from __future__ import annotations
+
+import subprocess
+
+from .deployments import unreferenced_deployments
+from .errors import HelperError
+from .lock import SysrootLock
+from .result import Freed
+from .usage import repo_usage
+
+NAME = "ostree-cli"
+
+
+def _run(argv: list[str]) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise HelperError(f"cannot run {argv[0]}: {e.strerror}", "is ostree installed?") from e
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        detail = lines[-1].strip() if lines else f"exit status {proc.returncode}"
+        raise HelperError(f"`{' '.join(argv)}` failed: {detail}")
+
+
+def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) -> Freed:
+    before = repo_usage(repo)
+    lock = SysrootLock(sysroot)
+    if mode == "full":
+        # `ostree admin cleanup` takes the sysroot lock itself and would wait forever for ours:
+        # wait here with a bound, then let it take the lock.
+        lock.acquire(lock_timeout)
+        lock.release()
+        _run([ostree, "admin", "cleanup", "--sysroot=" + sysroot])
+    else:
+        lock.acquire(lock_timeout)
+        try:
+            orphans = unreferenced_deployments(sysroot, repo)
+            if orphans:
+                raise HelperError(
+                    "refusing to prune: no ref holds the commit of deployment "
+                    + ", ".join(orphans),
+                    "a refs-only prune would delete it; use mode full, which regenerates refs",
+                )
+            _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0"])
+        finally:
+            lock.release()
+    after = repo_usage(repo)
+    return Freed(max(before[0] - after[0], 0), max(before[1] - after[1], 0), NAME)

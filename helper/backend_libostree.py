@@ -1,0 +1,97 @@
+"""Cleanup through libostree (PyGObject), synchronous calls only.
+
+Every GLib `*_async` call starts a worker thread that calls sched_setattr, which a strict
+seccomp filter kills; nothing here may use one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import log
+from .deployments import unreferenced_deployments
+from .errors import HelperError
+from .lock import wait_for
+from .result import Freed
+from .usage import repo_usage
+
+NAME = "libostree"
+
+
+def load() -> Any:
+    """The OSTree module; raises ImportError or ValueError when PyGObject or the typelib is
+    missing."""
+    import gi
+
+    gi.require_version("OSTree", "1.0")
+    from gi.repository import OSTree
+
+    return OSTree
+
+
+def _glib_error_type() -> type[BaseException]:
+    from gi.repository import GLib
+
+    err: type[BaseException] = GLib.Error
+    return err
+
+
+def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
+    ostree = load()
+    from gi.repository import Gio
+
+    glib_error = _glib_error_type()
+    handle = ostree.Sysroot.new(Gio.File.new_for_path(sysroot))
+    locked = False
+    try:
+        def try_lock() -> bool:
+            _ok, acquired = handle.try_lock()
+            return bool(acquired)
+
+        wait_for(try_lock, sysroot, lock_timeout)
+        locked = True
+        if mode == "full":
+            return _full(handle, repo)
+        return _prune(ostree, sysroot, repo)
+    except glib_error as e:
+        raise HelperError(str(getattr(e, "message", e))) from e
+    finally:
+        if locked:
+            handle.unlock()
+
+
+def _full(handle: Any, repo: str) -> Freed:
+    # Loading reads every deployment; on a booted system this needs CAP_SYS_PTRACE (libostree
+    # compares mount namespaces through /proc/1/ns/mnt).
+    handle.load(None)
+    before = repo_usage(repo)
+    handle.cleanup(None)
+    after = repo_usage(repo)
+    return Freed(max(before[0] - after[0], 0), max(before[1] - after[1], 0), NAME)
+
+
+def _prune(ostree: Any, sysroot: str, repo: str) -> Freed:
+    orphans = unreferenced_deployments(sysroot, repo)
+    if orphans:
+        raise HelperError(
+            "refusing to prune: no ref holds the commit of deployment " + ", ".join(orphans),
+            "a refs-only prune would delete it; use mode full, which regenerates the refs",
+        )
+    from gi.repository import Gio
+
+    handle = ostree.Repo.new(Gio.File.new_for_path(repo))
+    handle.open(None)
+    # Depth 0 as `ostree admin cleanup` does: a deployment's commit keeps its parent commits'
+    # objects only when a ref names them, so superseded history becomes prunable.
+    _ok, total, pruned, size = handle.prune(ostree.RepoPruneFlags.REFS_ONLY, 0, None)
+    log.debug(f"prune: {pruned} of {total} objects unreachable")
+    return Freed(int(pruned), int(size), NAME)
+
+
+def available() -> bool:
+    try:
+        load()
+    except (ImportError, ValueError):
+        return False
+    return True
+

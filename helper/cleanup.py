@@ -1,0 +1,167 @@
+"""`cleanup`: at boot, reclaim what the last finalization left behind, then clear the stamp.
+
+The stamp's attempt count is raised durably *before* the work starts, so a cleanup that is
+killed (timeout, OOM, power cut) still counts; after `max_attempts` started cleanups the helper
+gives up and removes the stamp instead of costing every boot forever.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from . import log, stamp, state
+from .errors import HelperError
+from .result import Freed
+from .usage import format_bytes
+from .version import VERSION
+
+BACKENDS = ("auto", "libostree", "ostree-cli")
+
+
+class Options:
+    def __init__(
+        self,
+        sysroot: str,
+        stamp_path: str,
+        mode: str,
+        max_attempts: int,
+        state_dir: str,
+        lock_timeout: float,
+        backend: str,
+        ostree: str,
+    ) -> None:
+        self.sysroot = sysroot
+        self.stamp_path = stamp_path
+        self.mode = mode
+        self.max_attempts = max_attempts
+        self.state_dir = state_dir
+        self.lock_timeout = lock_timeout
+        self.backend = backend
+        self.ostree = ostree
+
+    @property
+    def repo(self) -> str:
+        return os.path.join(self.sysroot, "ostree", "repo")
+
+
+def _clean(opts: Options) -> Freed:
+    if opts.backend != "ostree-cli":
+        from . import backend_libostree
+
+        try:
+            backend_libostree.load()
+        except (ImportError, ValueError) as e:
+            if opts.backend == "libostree":
+                raise HelperError(
+                    f"libostree is not usable from Python: {e}",
+                    "install PyGObject and the OSTree typelib (gir1.2-ostree-1.0)",
+                ) from e
+            log.warning(
+                f"libostree is not usable from Python ({e}); falling back to the ostree command"
+            )
+        else:
+            return backend_libostree.clean(opts.mode, opts.sysroot, opts.repo, opts.lock_timeout)
+    from . import backend_cli
+
+    return backend_cli.clean(opts.mode, opts.sysroot, opts.repo, opts.lock_timeout, opts.ostree)
+
+
+def _record(opts: Options, result: str, attempt: int, **extra: Any) -> None:
+    record: dict[str, Any] = {
+        "result": result,
+        "finished": stamp.utc_now(),
+        "sysroot": opts.sysroot,
+        "repo": opts.repo,
+        "mode": opts.mode,
+        "attempt": attempt,
+        "max_attempts": opts.max_attempts,
+        "helper_version": VERSION,
+    }
+    record.update(extra)
+    try:
+        state.write(opts.state_dir, record)
+    except OSError as e:
+        # The state file only feeds `status`; losing it must not fail a cleanup.
+        log.warning(f"cannot write {state.state_path(opts.state_dir)}: {e.strerror}")
+
+
+def _give_up(opts: Options, attempts: int, reason: str) -> int:
+    try:
+        stamp.remove(opts.stamp_path)
+    except OSError as e:
+        log.error(f"cannot remove the stamp {opts.stamp_path}: {e.strerror}")
+    log.error(
+        f"giving up on cleanup after {attempts} failed attempts ({reason}); removed "
+        f"{opts.stamp_path}. The unused objects stay in {opts.repo} until the next update or "
+        f"a manual `ostree admin cleanup`"
+    )
+    _record(opts, "gave-up", attempts, error=reason)
+    return 1
+
+
+def run_cleanup(opts: Options) -> int:
+    try:
+        current = stamp.read(opts.stamp_path)
+    except OSError as e:
+        raise HelperError(f"cannot read the stamp {opts.stamp_path}: {e.strerror}") from e
+    if current is None:
+        log.info(f"no stamp at {opts.stamp_path}: nothing to clean up")
+        return 0
+    if not current.valid_attempts:
+        log.warning(f"the stamp {opts.stamp_path} has an unreadable attempts count; using 0")
+
+    previous = current.attempts
+    if previous >= opts.max_attempts:
+        # The last allowed attempt never came back (killed or timed out).
+        return _give_up(opts, previous, "the last attempt did not finish")
+
+    attempt = previous + 1
+    current.attempts = attempt
+    try:
+        stamp.write(opts.stamp_path, current)
+    except OSError as e:
+        raise HelperError(
+            f"cannot update the stamp {opts.stamp_path}: {e.strerror}",
+            "its directory must be writable by the cleanup service, or the cleanup would "
+            "repeat at every boot",
+        ) from e
+
+    log.debug(f"cleanup attempt {attempt} of {opts.max_attempts}, mode {opts.mode}")
+    started = time.monotonic()
+    try:
+        freed = _clean(opts)
+    except HelperError as e:
+        return _failed(opts, attempt, str(e))
+    except Exception as e:  # a GLib or OS error from deep inside a backend
+        return _failed(opts, attempt, f"{type(e).__name__}: {e}")
+    seconds = time.monotonic() - started
+
+    log.notice(
+        f"freed {freed.objects} objects ({format_bytes(freed.bytes)}) from {opts.repo} "
+        f"in {seconds:.1f}s"
+    )
+    _record(
+        opts, "success", attempt, backend=freed.backend, objects_freed=freed.objects,
+        bytes_freed=freed.bytes, seconds=round(seconds, 3),
+    )
+    try:
+        stamp.remove(opts.stamp_path)
+    except OSError as e:
+        raise HelperError(
+            f"cleanup succeeded but the stamp {opts.stamp_path} cannot be removed: {e.strerror}",
+            "its directory must be writable by the cleanup service",
+        ) from e
+    return 0
+
+
+def _failed(opts: Options, attempt: int, reason: str) -> int:
+    if attempt >= opts.max_attempts:
+        return _give_up(opts, attempt, reason)
+    log.error(
+        f"cleanup failed (attempt {attempt} of {opts.max_attempts}): {reason}; "
+        f"the stamp {opts.stamp_path} stays so that the next boot retries"
+    )
+    _record(opts, "failed", attempt, error=reason)
+    return 1

@@ -1,0 +1,141 @@
+"""Command line of ostree-autocleanup-helper: mark, cleanup, status.
+
+This module is on the shutdown path (mark) and the boot path (cleanup): it imports only the
+standard library pieces it needs and never the generator side; libostree is imported only
+inside `cleanup`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from . import log
+from .errors import HelperError
+from .version import VERSION
+
+DEFAULT_SYSROOT = "/sysroot"
+DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=log.PROG,
+        description="Mark a finalized OSTree deployment for cleanup, and clean up at boot.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines too")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sysroot", default=DEFAULT_SYSROOT,
+                       help="the physical sysroot (default: %(default)s)")
+        p.add_argument("--stamp", default=None,
+                       help="the stamp file (default: SYSROOT/.cleanup)")
+
+    mark = sub.add_parser("mark", help="write the stamp after a successful finalization")
+    common(mark)
+    mark.add_argument("--boot", default=None,
+                      help="the sysroot's /boot, where ostree writes finalize-failure.stamp "
+                           "(default: SYSROOT/boot, plus /boot on a booted system)")
+
+    cleanup = sub.add_parser("cleanup", help="clean up when the stamp exists, then remove it")
+    common(cleanup)
+    cleanup.add_argument("--mode", choices=("full", "prune"), default="full",
+                         help="full: ostree_sysroot_cleanup; prune: refs-only repo prune")
+    cleanup.add_argument("--max-attempts", type=_positive_int, default=3,
+                         help="give up and remove the stamp after this many attempts "
+                              "(default: %(default)s)")
+    cleanup.add_argument("--state-dir", default=DEFAULT_STATE_DIR,
+                         help="where last-cleanup.json is kept (default: %(default)s)")
+    cleanup.add_argument("--lock-timeout", type=_seconds, default=DEFAULT_LOCK_TIMEOUT,
+                         help="seconds to wait for the sysroot lock (default: %(default)g)")
+    cleanup.add_argument("--backend", choices=("auto", "libostree", "ostree-cli"),
+                         default="auto",
+                         help="auto: libostree, or the ostree command when PyGObject or the "
+                              "OSTree typelib is missing")
+    cleanup.add_argument("--ostree", default="ostree",
+                         help="the ostree command for the ostree-cli backend")
+
+    status = sub.add_parser("status", help="show the stamp and the last cleanup's result")
+    common(status)
+    status.add_argument("--state-dir", default=DEFAULT_STATE_DIR,
+                        help="where last-cleanup.json is kept (default: %(default)s)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    sysroot: str = os.path.abspath(args.sysroot)
+    stamp_path: str = os.path.abspath(args.stamp or os.path.join(sysroot, ".cleanup"))
+    if args.command == "mark":
+        from .mark import run_mark
+
+        return run_mark(sysroot, stamp_path, args.boot)
+    if args.command == "cleanup":
+        from .cleanup import Options, run_cleanup
+
+        return run_cleanup(
+            Options(
+                sysroot=sysroot,
+                stamp_path=stamp_path,
+                mode=args.mode,
+                max_attempts=args.max_attempts,
+                state_dir=args.state_dir,
+                lock_timeout=args.lock_timeout,
+                backend=args.backend,
+                ostree=args.ostree,
+            )
+        )
+    from .status import run_status
+
+    return run_status(stamp_path, args.state_dir, args.json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log.set_verbose(args.verbose)
+    try:
+        return _dispatch(args)
+    except HelperError as e:
+        if args.debug:
+            raise
+        log.error(str(e))
+        return 1
+    except Exception as e:
+        if args.debug:
+            raise
+        log.error(f"unexpected {type(e).__name__}: {e} (run with --debug for a traceback)")
+        return 1
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""What a sysroot holds on disk, read from its files without libostree.
+
+Used at shutdown (which deployment was just finalized) and before a prune (which commits the
+deployments need), where loading the sysroot through libostree is too costly or not allowed.
+"""
+
+from __future__ import annotations
+
+import os
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_checksum(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
+
+
+def deployment_dirs(sysroot: str) -> list[tuple[str, str]]:
+    """(osname, CHECKSUM.SERIAL) of every deployment directory under ostree/deploy/."""
+    found: list[tuple[str, str]] = []
+    deploy_root = os.path.join(sysroot, "ostree", "deploy")
+    try:
+        osnames = sorted(os.listdir(deploy_root))
+    except FileNotFoundError:
+        return found
+    for osname in osnames:
+        try:
+            entries = sorted(os.listdir(os.path.join(deploy_root, osname, "deploy")))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            checksum, dot, serial = entry.partition(".")
+            if dot and serial.isdigit() and _is_checksum(checksum):
+                found.append((osname, entry))
+    return found
+
+
+def ref_commits(repo: str) -> set[str]:
+    """Every commit a ref of the repo points at (refs/heads, refs/remotes, refs/mirrors).
+
+    ostree stores refs as loose files holding a checksum; no packed refs exist.
+    """
+    commits: set[str] = set()
+    for top, _dirs, files in os.walk(os.path.join(repo, "refs")):
+        for name in files:
+            try:
+                with open(os.path.join(top, name), encoding="ascii", errors="replace") as f:
+                    value = f.read(200).strip()
+            except OSError:
+                continue
+            if _is_checksum(value):
+                commits.add(value)
+    return commits
+
+
+def unreferenced_deployments(sysroot: str, repo: str) -> list[str]:
+    """Deployments (`OS/CHECKSUM.SERIAL`) whose commit no ref holds.
+
+    A refs-only prune would delete their objects; ostree keeps each deployment's commit alive
+    with a ref `ostree/B/S/N`, so this list is empty on a consistent sysroot.
+    """
+    held = ref_commits(repo)
+    return [
+        f"{osname}/{entry}"
+        for osname, entry in deployment_dirs(sysroot)
+        if entry.partition(".")[0] not in held
+    ]
+
+
+def default_deployment(sysroot: str, boot: str) -> str | None:
+    """`OS/CHECKSUM.SERIAL` of the deployment the bootloader boots next, or None.
+
+    That is the loader entry with the highest `version` (ostree numbers the default entry
+    highest); its `ostree=` argument is a symlink, relative to the sysroot, to the deployment.
+    Never raises: any surprise just means "unknown".
+    """
+    entries_dir = os.path.join(boot, "loader", "entries")
+    best: tuple[int, str] | None = None
+    try:
+        names = os.listdir(entries_dir)
+    except OSError:
+        return None
+    for name in names:
+        if not name.endswith(".conf"):
+            continue
+        version = -1
+        target = ""
+        try:
+            with open(os.path.join(entries_dir, name), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    key, _, value = line.strip().partition(" ")
+                    if key == "version" and value.strip().isdigit():
+                        version = int(value.strip())
+                    elif key == "options":
+                        for arg in value.split():
+                            if arg.startswith("ostree="):
+                                target = arg[len("ostree="):]
+        except OSError:
+            continue
+        if target and (best is None or version > best[0]):
+            best = (version, target)
+    if best is None:
+        return None
+    try:
+        link = os.path.join(sysroot, best[1].lstrip("/"))
+        resolved = os.path.realpath(link)
+    except OSError:
+        return None
+    entry = os.path.basename(resolved)
+    osname = os.path.basename(os.path.dirname(os.path.dirname(resolved)))
+    checksum, dot, serial = entry.partition(".")
+    if not (dot and serial.isdigit() and _is_checksum(checksum)):
+        return None
+    return f"{osname}/{entry}"

@@ -1,0 +1,71 @@
+"""The sysroot lock (SYSROOT/ostree/lock) for code paths that do not go through libostree.
+
+libostree takes an exclusive open-file-description lock (fcntl F_OFD_SETLK) on that file for
+every sysroot change (deploy, finalize, cleanup). OFD locks and classic POSIX record locks
+conflict with each other, so `fcntl.lockf` here excludes and is excluded by ostree's own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable
+
+from . import log
+from .errors import HelperError
+
+POLL_SECONDS = 0.2
+
+
+def lock_path(sysroot: str) -> str:
+    return os.path.join(sysroot, "ostree", "lock")
+
+
+def wait_for(try_once: Callable[[], bool], sysroot: str, timeout: float) -> None:
+    """Call `try_once` until it returns True; raise HelperError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    waited = False
+    while not try_once():
+        if time.monotonic() >= deadline:
+            raise HelperError(
+                f"the sysroot lock {lock_path(sysroot)} is still held after {timeout:g}s",
+                "an update or another cleanup is running; the next boot retries",
+            )
+        if not waited:
+            log.info(f"waiting for the sysroot lock of {sysroot} (an update may be running)")
+            waited = True
+        time.sleep(POLL_SECONDS)
+
+
+class SysrootLock:
+    """Holds the sysroot lock from `acquire()` until `release()`."""
+
+    def __init__(self, sysroot: str) -> None:
+        self.sysroot = sysroot
+        self.fd = -1
+
+    def _try(self) -> bool:
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            return False
+        return True
+
+    def acquire(self, timeout: float) -> None:
+        path = lock_path(self.sysroot)
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as e:
+            raise HelperError(f"cannot open the sysroot lock {path}: {e.strerror}") from e
+        try:
+            wait_for(self._try, self.sysroot, timeout)
+        except BaseException:
+            os.close(self.fd)
+            self.fd = -1
+            raise
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

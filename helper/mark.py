@@ -1,0 +1,94 @@
+"""`mark`: record, right after ostree finalized a staged deployment, that cleanup is due.
+
+Runs from `ExecStop=` of ostree-finalize-staged.service at shutdown, so it only touches small
+files and imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from . import log, stamp
+from .deployments import default_deployment
+from .errors import HelperError
+
+FAILURE_STAMP = os.path.join("ostree", "finalize-failure.stamp")
+
+
+def boot_dirs(sysroot: str, boot: str | None) -> list[str]:
+    """Where the sysroot's /boot may be: `--boot` when given, else SYSROOT/boot, and also /boot
+    when SYSROOT is the booted system's own sysroot (a separate /boot partition is mounted there
+    and not under /sysroot)."""
+    if boot:
+        return [boot]
+    dirs = [os.path.join(sysroot, "boot")]
+    booted = os.path.exists("/run/ostree-booted")
+    if booted and os.path.realpath(sysroot) in ("/", "/sysroot"):
+        dirs.insert(0, "/boot")
+    unique: list[str] = []
+    for d in dirs:
+        if os.path.realpath(d) not in [os.path.realpath(u) for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def _hint_for(err: OSError) -> str:
+    if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
+        return "the filesystem is full; free some space, or run `ostree admin cleanup` by hand"
+    if err.errno == errno.EROFS:
+        return "the filesystem is mounted read-only; the finalize unit must be able to write there"
+    if err.errno == errno.ENOENT:
+        return "its directory does not exist; check --stamp"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied; mark must run as root"
+    return "check that the stamp's directory is writable"
+
+
+def run_mark(sysroot: str, stamp_path: str, boot: str | None) -> int:
+    dirs = boot_dirs(sysroot, boot)
+    for d in dirs:
+        failure = os.path.join(d, FAILURE_STAMP)
+        if os.path.lexists(failure):
+            log.error(
+                f"not marking {stamp_path} for cleanup: ostree reports that finalizing the staged "
+                f"deployment failed ({failure} exists; ostree-boot-complete.service shows why)"
+            )
+            return 1
+
+    deployment = None
+    for d in dirs:
+        deployment = default_deployment(sysroot, d)
+        if deployment:
+            break
+
+    try:
+        previous = stamp.read(stamp_path)
+    except OSError as e:
+        log.warning(f"cannot read the existing stamp {stamp_path} ({e.strerror}); replacing it")
+        previous = None
+    new = stamp.Stamp(previous.fields if previous else None)
+    new.fields["marked"] = stamp.utc_now()
+    if deployment:
+        new.fields["deployment"] = deployment
+    else:
+        new.fields.pop("deployment", None)
+    # A pending stamp keeps its attempt count: a new update does not make a failing cleanup
+    # succeed, and resetting would let a broken cleanup retry forever on a often-updated system.
+    new.attempts = previous.attempts if previous else 0
+
+    try:
+        stamp.write(stamp_path, new)
+    except OSError as e:
+        raise HelperError(
+            f"cannot write the stamp {stamp_path}: {e.strerror}", _hint_for(e)
+        ) from e
+    what = f"deployment {deployment}" if deployment else "the finalized deployment"
+    if previous is not None:
+        log.info(
+            f"cleanup was already pending; updated {stamp_path} for {what} "
+            f"(attempts so far: {new.attempts})"
+        )
+    else:
+        log.info(f"marked {stamp_path}: {what} was finalized, cleanup runs at the next boot")
+    return 0
