@@ -16,6 +16,11 @@ from . import log
 from .errors import HelperError
 from .version import VERSION
 
+# typing costs milliseconds at shutdown; mypy reads the annotation, the runtime never needs it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 DEFAULT_SYSROOT = "/sysroot"
 DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -41,8 +46,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit 2, like every other error of the project."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=log.PROG,
         description="Mark a finalized OSTree deployment for cleanup, and clean up at boot.",
     )
