@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from .deployments import unreferenced_deployments
+from .deployments import check_before_prune
 from .errors import HelperError
 from .lock import SysrootLock
 from .result import Freed
@@ -29,20 +29,23 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) 
     lock = SysrootLock(sysroot)
     if mode == "full":
         # `ostree admin cleanup` takes the sysroot lock itself and would wait forever for ours:
-        # wait here with a bound, then let it take the lock.
+        # wait here with a bound, drop the commits of removed deployments (see
+        # backend_libostree._prune_commits), then let it take the lock.
         lock.acquire(lock_timeout)
-        lock.release()
+        try:
+            if check_before_prune(sysroot, repo, refs_only=False):
+                _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0",
+                      "--commit-only"])
+        finally:
+            lock.release()
         _run([ostree, "admin", "cleanup", "--sysroot=" + sysroot])
     else:
         lock.acquire(lock_timeout)
         try:
-            orphans = unreferenced_deployments(sysroot, repo)
-            if orphans:
-                raise HelperError(
-                    "refusing to prune: no ref holds the commit of deployment "
-                    + ", ".join(orphans),
-                    "a refs-only prune would delete it; use mode full, which regenerates refs",
-                )
+            check_before_prune(sysroot, repo, refs_only=True)
+            # Commits first: see backend_libostree._prune_commits.
+            _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0",
+                  "--commit-only"])
             _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0"])
         finally:
             lock.release()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import log
-from .deployments import unreferenced_deployments
+from .deployments import check_before_prune
 from .errors import HelperError
 from .lock import wait_for
 from .result import Freed
@@ -51,7 +51,7 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
         wait_for(try_lock, sysroot, lock_timeout)
         locked = True
         if mode == "full":
-            return _full(handle, repo)
+            return _full(ostree, handle, sysroot, repo)
         return _prune(ostree, sysroot, repo)
     except glib_error as e:
         raise HelperError(str(getattr(e, "message", e))) from e
@@ -60,32 +60,48 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
             handle.unlock()
 
 
-def _full(handle: Any, repo: str) -> Freed:
+def _full(ostree: Any, handle: Any, sysroot: str, repo: str) -> Freed:
     # Loading reads every deployment; on a booted system this needs CAP_SYS_PTRACE (libostree
     # compares mount namespaces through /proc/1/ns/mnt).
     handle.load(None)
+    check_before_prune(sysroot, repo, refs_only=False)
     before = repo_usage(repo)
+    # Remove old deployments and regenerate the deployment refs first, so that the commits of
+    # removed deployments are unreachable before anything is pruned.
+    handle.prepare_cleanup(None)
+    if check_before_prune(sysroot, repo, refs_only=False):
+        _ok, repo_handle = handle.get_repo(None)
+        _prune_commits(ostree, repo_handle)
     handle.cleanup(None)
     after = repo_usage(repo)
     return Freed(max(before[0] - after[0], 0), max(before[1] - after[1], 0), NAME)
 
 
+def _prune_commits(ostree: Any, repo_handle: Any) -> tuple[int, int]:
+    """Delete the unreachable commit objects alone, before any other object.
+
+    libostree prunes objects in hash order; killed half-way, it can leave a commit whose trees
+    are gone, which `ostree fsck` reports as corruption. With the commits gone first, a kill at
+    any later point leaves only unreferenced objects, which fsck ignores and the next run
+    removes.
+    """
+    flags = ostree.RepoPruneFlags.REFS_ONLY | ostree.RepoPruneFlags.COMMIT_ONLY
+    _ok, _total, pruned, size = repo_handle.prune(flags, 0, None)
+    return (int(pruned), int(size))
+
+
 def _prune(ostree: Any, sysroot: str, repo: str) -> Freed:
-    orphans = unreferenced_deployments(sysroot, repo)
-    if orphans:
-        raise HelperError(
-            "refusing to prune: no ref holds the commit of deployment " + ", ".join(orphans),
-            "a refs-only prune would delete it; use mode full, which regenerates the refs",
-        )
+    check_before_prune(sysroot, repo, refs_only=True)
     from gi.repository import Gio
 
     handle = ostree.Repo.new(Gio.File.new_for_path(repo))
     handle.open(None)
+    commits, commit_bytes = _prune_commits(ostree, handle)
     # Depth 0 as `ostree admin cleanup` does: a deployment's commit keeps its parent commits'
     # objects only when a ref names them, so superseded history becomes prunable.
     _ok, total, pruned, size = handle.prune(ostree.RepoPruneFlags.REFS_ONLY, 0, None)
-    log.debug(f"prune: {pruned} of {total} objects unreachable")
-    return Freed(int(pruned), int(size), NAME)
+    log.debug(f"prune: {commits} commits, then {pruned} of {total} objects unreachable")
+    return Freed(commits + int(pruned), commit_bytes + int(size), NAME)
 
 
 def available() -> bool:

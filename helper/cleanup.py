@@ -13,6 +13,7 @@ from typing import Any
 
 from . import log, stamp, state
 from .errors import HelperError
+from .lock import DirectoryLock
 from .result import Freed
 from .usage import format_bytes
 from .version import VERSION
@@ -102,12 +103,26 @@ def _give_up(opts: Options, attempts: int, reason: str) -> int:
 
 
 def run_cleanup(opts: Options) -> int:
+    if not stamp.exists(opts.stamp_path):
+        log.info(f"no stamp at {opts.stamp_path}: nothing to clean up")
+        return 0
+    # Two cleanups at once (a manual run beside the unit) take turns: the second one then finds
+    # the stamp gone instead of raising its attempt count for work that is already done.
+    guard = DirectoryLock(os.path.dirname(opts.stamp_path))
+    guard.acquire(opts.lock_timeout)
+    try:
+        return _run_locked(opts)
+    finally:
+        guard.release()
+
+
+def _run_locked(opts: Options) -> int:
     try:
         current = stamp.read(opts.stamp_path)
     except OSError as e:
         raise HelperError(f"cannot read the stamp {opts.stamp_path}: {e.strerror}") from e
     if current is None:
-        log.info(f"no stamp at {opts.stamp_path}: nothing to clean up")
+        log.info(f"no stamp at {opts.stamp_path} any more: another cleanup did the work")
         return 0
     if not current.valid_attempts:
         log.warning(f"the stamp {opts.stamp_path} has an unreadable attempts count; using 0")

@@ -112,3 +112,56 @@ def default_deployment(sysroot: str, boot: str) -> str | None:
     if not (dot and serial.isdigit() and _is_checksum(checksum)):
         return None
     return f"{osname}/{entry}"
+
+
+def _commit_object(repo: str, checksum: str) -> str:
+    return os.path.join(repo, "objects", checksum[:2], checksum[2:] + ".commit")
+
+
+def missing_commits(sysroot: str, repo: str) -> list[str]:
+    """Deployments and refs whose commit object is not in the repo, described for a message.
+
+    libostree's prune treats a missing commit as nothing to keep: it would delete every object
+    of that deployment from the repo (`ostree admin cleanup` does so too). Such a repo needs
+    `ostree fsck` and a human, not a cleanup.
+    """
+    problems = [
+        f"deployment {osname}/{entry}"
+        for osname, entry in deployment_dirs(sysroot)
+        if not os.path.exists(_commit_object(repo, entry.partition(".")[0]))
+    ]
+    for top, _dirs, files in os.walk(os.path.join(repo, "refs")):
+        for name in files:
+            path = os.path.join(top, name)
+            try:
+                with open(path, encoding="ascii", errors="replace") as f:
+                    value = f.read(200).strip()
+            except OSError:
+                continue
+            if _is_checksum(value) and not os.path.exists(_commit_object(repo, value)):
+                ref = os.path.relpath(path, os.path.join(repo, "refs"))
+                problems.append(f"ref {ref}")
+    return problems
+
+
+def check_before_prune(sysroot: str, repo: str, refs_only: bool) -> bool:
+    """Raise HelperError when pruning could delete live data; return whether every deployment
+    is held by a ref (when it is not, only a full cleanup, which rewrites the refs, may prune).
+
+    `refs_only`: the caller prunes from refs alone, so an unheld deployment is an error.
+    """
+    from .errors import HelperError
+
+    missing = missing_commits(sysroot, repo)
+    if missing:
+        raise HelperError(
+            "refusing to clean up: the repo lacks the commit object of " + ", ".join(missing),
+            f"a prune would delete live objects; check the repo with `ostree fsck --repo={repo}`",
+        )
+    orphans = unreferenced_deployments(sysroot, repo)
+    if orphans and refs_only:
+        raise HelperError(
+            "refusing to prune: no ref holds the commit of deployment " + ", ".join(orphans),
+            "a refs-only prune would delete it; use mode full, which regenerates the refs",
+        )
+    return not orphans

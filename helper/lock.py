@@ -69,3 +69,50 @@ class SysrootLock:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+class DirectoryLock:
+    """An exclusive flock on a directory, serialising helper runs that share a stamp.
+
+    The stamp itself cannot carry the lock (it is replaced by rename) and a lock file would be
+    one more file in /sysroot; a directory can be flock'ed like any file.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.fd = -1
+
+    def _try(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def acquire(self, timeout: float) -> None:
+        try:
+            self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise HelperError(f"cannot open {self.directory}: {e.strerror}") from e
+        deadline = time.monotonic() + timeout
+        waited = False
+        try:
+            while not self._try():
+                if time.monotonic() >= deadline:
+                    raise HelperError(
+                        f"another cleanup of the stamp in {self.directory} is still running "
+                        f"after {timeout:g}s",
+                        "the next boot retries",
+                    )
+                if not waited:
+                    log.info(f"waiting for another cleanup of the stamp in {self.directory}")
+                    waited = True
+                time.sleep(POLL_SECONDS)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
