@@ -399,9 +399,16 @@ def remove_tree(path: Path) -> None:
     Clears the immutable flag recursively first (`chattr -R -f -i`: errors on symlinks and
     special files, which cannot carry the flag, are expected and ignored), then deletes. Raises
     when something is still left, so a test never silently leaks a sysroot.
+
+    Refuses (RuntimeError, nothing deleted) while anything is mounted at or under `path`: a
+    leftover bind mount of /dev or /usr from a staging namespace would otherwise let the
+    recursive delete reach the host's files.
     """
     if not os.path.lexists(path):
         return
+    busy = mounts_under(path)
+    if busy:
+        raise RuntimeError(f"refusing to remove {path}: still mounted: {', '.join(busy)}")
     if shutil.which("chattr") is not None:
         subprocess.run(
             ["chattr", "-R", "-f", "-i", str(path)],
@@ -410,6 +417,22 @@ def remove_tree(path: Path) -> None:
             check=False,
         )
     shutil.rmtree(path)
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path` in this process's mount namespace."""
+    root = os.path.realpath(path)
+    found: list[str] = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            # Field 5 is the mount point, with spaces and the like octal-escaped.
+            point = fields[4].encode().decode("unicode_escape")
+            if point == root or point.startswith(root.rstrip("/") + "/"):
+                found.append(point)
+    return found
 
 
 def _scratch_dir(sysroot_path: Path) -> Path:

@@ -1,0 +1,109 @@
+"""Benchmark: ostree-autocleanup-helper cleanup against `ostree admin cleanup`.
+
+Builds one sysroot that needs cleanup (staged and finalized when root and namespaces allow it,
+else the `deploy --no-prune` equivalent), about 50,000 objects of which a third are prunable,
+then for each round makes identical copies and times, as whole processes (interpreter start-up
+included), `ostree admin cleanup` on one and the helper on the others. The order alternates
+between rounds so that neither side always gets the warmer page cache. Prints medians and the
+ratios helper / ostree (target: at most 1.10), and checks both freed the same objects.
+
+    .venv/bin/python bench/cleanup.py [--files 16600] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support import sysroot as sr
+
+TARGET = 1.10
+
+
+def _timed(argv: list[str]) -> float:
+    subprocess.run(["sync"], check=True)
+    started = time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    return elapsed
+
+
+def _helper(sysroot: sr.Sysroot, mode: str, state: Path) -> list[str]:
+    (sysroot.path / ".cleanup").write_text("attempts=0\n")
+    return [sys.executable, "-m", "ostree_autocleanup.helper", "cleanup",
+            "--sysroot", str(sysroot.path), "--mode", mode, "--state-dir", str(state)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=16600,
+                        help="unique files per version (3 versions; default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    if sr.tools_unavailable(("ostree", "cp")):
+        print("skipped: the ostree CLI is not installed", file=sys.stderr)
+        return 0
+    base = Path(tempfile.mkdtemp(prefix="oac-bench-"))
+    try:
+        started = time.perf_counter()
+        if sr.staging_unavailable() is None:
+            kind = "staged and finalized"
+            source = sr.staged_sysroot(base / "source", n_files=args.files, file_size=64)
+        else:
+            kind = "deploy --no-prune"
+            source = sr.needs_cleanup_sysroot(base / "source", n_files=args.files, file_size=64)
+        before = sr.repo_usage(source.repo)
+        print(f"fixture: {kind} sysroot, {before.objects} objects ({before.bytes} bytes), "
+              f"built in {time.perf_counter() - started:.1f}s")
+
+        times: dict[str, list[float]] = {"ostree": [], "full": [], "prune": []}
+        freed: dict[str, set[int]] = {name: set() for name in times}
+        for rnd in range(args.rounds):
+            copies = {name: sr.copy_sysroot(source, base / f"r{rnd}-{name}") for name in times}
+            order = list(times) if rnd % 2 == 0 else list(reversed(times))
+            for name in order:
+                copy = copies[name]
+                if name == "ostree":
+                    argv = ["ostree", "admin", "cleanup", "--sysroot=" + str(copy.path)]
+                else:
+                    argv = _helper(copy, name, base / f"state-{rnd}-{name}")
+                times[name].append(_timed(argv))
+                freed[name].add(before.objects - sr.repo_usage(copy.repo).objects)
+            for copy in copies.values():
+                sr.remove_tree(copy.path)
+            print(f"round {rnd + 1}: " + ", ".join(
+                f"{name} {times[name][-1]:.3f}s" for name in times))
+
+        base_median = statistics.median(times["ostree"])
+        print(f"ostree admin cleanup:     median {base_median:.3f}s, "
+              f"freed {sorted(freed['ostree'])} objects")
+        worst = 0.0
+        for mode in ("full", "prune"):
+            median = statistics.median(times[mode])
+            ratio = median / base_median
+            worst = max(worst, ratio)
+            print(f"helper cleanup --mode {mode:5s} median {median:.3f}s, "
+                  f"freed {sorted(freed[mode])} objects, ratio {ratio:.2f}")
+        same = freed["full"] == freed["prune"] == freed["ostree"]
+        print(f"same objects freed: {'yes' if same else 'NO'}")
+        print(f"worst ratio {worst:.2f} (target <= {TARGET:.2f}): "
+              f"{'ok' if worst <= TARGET else 'over target'}")
+        return 0 if same else 1
+    finally:
+        sr.remove_tree(base)
+        os.sync()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
