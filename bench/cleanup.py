@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,14 +29,18 @@ from support import sysroot as sr
 TARGET = 1.10
 
 
-def _timed(argv: list[str]) -> float:
+def _timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user+system) of one run of `argv`."""
     subprocess.run(["sync"], check=True)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {result.stderr.strip()}")
-    return elapsed
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    return elapsed, cpu
 
 
 def _helper(sysroot: sr.Sysroot, mode: str, state: Path) -> list[str]:
@@ -48,7 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=16600,
                         help="unique files per version (3 versions; default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
     if sr.tools_unavailable(("ostree", "cp")):
@@ -68,6 +73,7 @@ def main() -> int:
               f"built in {time.perf_counter() - started:.1f}s")
 
         times: dict[str, list[float]] = {"ostree": [], "full": [], "prune": []}
+        cpu: dict[str, list[float]] = {name: [] for name in times}
         freed: dict[str, set[int]] = {name: set() for name in times}
         for rnd in range(args.rounds):
             copies = {name: sr.copy_sysroot(source, base / f"r{rnd}-{name}") for name in times}
@@ -78,7 +84,9 @@ def main() -> int:
                     argv = ["ostree", "admin", "cleanup", "--sysroot=" + str(copy.path)]
                 else:
                     argv = _helper(copy, name, base / f"state-{rnd}-{name}")
-                times[name].append(_timed(argv))
+                wall, used = _timed(argv)
+                times[name].append(wall)
+                cpu[name].append(used)
                 freed[name].add(before.objects - sr.repo_usage(copy.repo).objects)
             for copy in copies.values():
                 sr.remove_tree(copy.path)
@@ -86,15 +94,18 @@ def main() -> int:
                 f"{name} {times[name][-1]:.3f}s" for name in times))
 
         base_median = statistics.median(times["ostree"])
-        print(f"ostree admin cleanup:     median {base_median:.3f}s, "
-              f"freed {sorted(freed['ostree'])} objects")
+        base_cpu = statistics.median(cpu["ostree"])
+        print(f"ostree admin cleanup:       median {base_median:.3f}s wall, {base_cpu:.3f}s "
+              f"CPU, freed {sorted(freed['ostree'])} objects")
         worst = 0.0
         for mode in ("full", "prune"):
             median = statistics.median(times[mode])
+            median_cpu = statistics.median(cpu[mode])
             ratio = median / base_median
             worst = max(worst, ratio)
-            print(f"helper cleanup --mode {mode:5s} median {median:.3f}s, "
-                  f"freed {sorted(freed[mode])} objects, ratio {ratio:.2f}")
+            print(f"helper cleanup --mode {mode:5s} median {median:.3f}s wall, "
+                  f"{median_cpu:.3f}s CPU, freed {sorted(freed[mode])} objects, "
+                  f"ratio {ratio:.2f} wall, {median_cpu / base_cpu:.2f} CPU")
         same = freed["full"] == freed["prune"] == freed["ostree"]
         print(f"same objects freed: {'yes' if same else 'NO'}")
         print(f"worst ratio {worst:.2f} (target <= {TARGET:.2f}): "

@@ -8,7 +8,7 @@ from .deployments import check_before_prune
 from .errors import HelperError
 from .lock import SysrootLock
 from .result import Freed
-from .usage import repo_usage
+from .usage import freed_since, object_sizes
 
 NAME = "ostree-cli"
 
@@ -25,7 +25,7 @@ def _run(argv: list[str]) -> None:
 
 
 def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) -> Freed:
-    before = repo_usage(repo)
+    before = object_sizes(repo)
     lock = SysrootLock(sysroot)
     if mode == "full":
         # `ostree admin cleanup` takes the sysroot lock itself and would wait forever for ours:
@@ -49,5 +49,5 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) 
             _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0"])
         finally:
             lock.release()
-    after = repo_usage(repo)
-    return Freed(max(before[0] - after[0], 0), max(before[1] - after[1], 0), NAME)
+    objects, nbytes = freed_since(repo, before)
+    return Freed(objects, nbytes, NAME)

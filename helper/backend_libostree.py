@@ -13,7 +13,7 @@ from .deployments import check_before_prune
 from .errors import HelperError
 from .lock import wait_for
 from .result import Freed
-from .usage import repo_usage
+from .usage import freed_since, object_sizes
 
 NAME = "libostree"
 
@@ -65,7 +65,7 @@ def _full(ostree: Any, handle: Any, sysroot: str, repo: str) -> Freed:
     # compares mount namespaces through /proc/1/ns/mnt).
     handle.load(None)
     check_before_prune(sysroot, repo, refs_only=False)
-    before = repo_usage(repo)
+    before = object_sizes(repo)
     # Remove old deployments and regenerate the deployment refs first, so that the commits of
     # removed deployments are unreachable before anything is pruned.
     handle.prepare_cleanup(None)
@@ -73,8 +73,8 @@ def _full(ostree: Any, handle: Any, sysroot: str, repo: str) -> Freed:
         _ok, repo_handle = handle.get_repo(None)
         _prune_commits(ostree, repo_handle)
     handle.cleanup(None)
-    after = repo_usage(repo)
-    return Freed(max(before[0] - after[0], 0), max(before[1] - after[1], 0), NAME)
+    objects, nbytes = freed_since(repo, before)
+    return Freed(objects, nbytes, NAME)
 
 
 def _prune_commits(ostree: Any, repo_handle: Any) -> tuple[int, int]:

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the physical sysroot (default: %(default)s)")
         p.add_argument("--stamp", default=None,
                        help="the stamp file (default: SYSROOT/.cleanup)")
+        # Accepted after the command too; SUPPRESS keeps the top-level value when absent.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
 
     mark = sub.add_parser("mark", help="write the stamp after a successful finalization")
     common(mark)
