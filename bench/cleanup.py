@@ -45,14 +45,28 @@ def _timed(argv: list[str]) -> tuple[float, float]:
 
 def _helper(sysroot: sr.Sysroot, mode: str, state: Path) -> list[str]:
     (sysroot.path / ".cleanup").write_text("attempts=0\n")
-    return [sys.executable, "-m", "ostree_autocleanup.helper", "cleanup",
-            "--sysroot", str(sysroot.path), "--mode", mode, "--state-dir", str(state)]
+    return [
+        sys.executable,
+        "-m",
+        "ostree_autocleanup.helper",
+        "cleanup",
+        "--sysroot",
+        str(sysroot.path),
+        "--mode",
+        mode,
+        "--state-dir",
+        str(state),
+    ]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=16600,
-                        help="unique files per version (3 versions; default %(default)s)")
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=16600,
+        help="unique files per version (3 versions; default %(default)s)",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
@@ -69,8 +83,10 @@ def main() -> int:
             kind = "deploy --no-prune"
             source = sr.needs_cleanup_sysroot(base / "source", n_files=args.files, file_size=64)
         before = sr.repo_usage(source.repo)
-        print(f"fixture: {kind} sysroot, {before.objects} objects ({before.bytes} bytes), "
-              f"built in {time.perf_counter() - started:.1f}s")
+        print(
+            f"fixture: {kind} sysroot, {before.objects} objects ({before.bytes} bytes), "
+            f"built in {time.perf_counter() - started:.1f}s"
+        )
 
         times: dict[str, list[float]] = {"ostree": [], "full": [], "prune": []}
         cpu: dict[str, list[float]] = {name: [] for name in times}
@@ -90,26 +106,33 @@ def main() -> int:
                 freed[name].add(before.objects - sr.repo_usage(copy.repo).objects)
             for copy in copies.values():
                 sr.remove_tree(copy.path)
-            print(f"round {rnd + 1}: " + ", ".join(
-                f"{name} {times[name][-1]:.3f}s" for name in times))
+            print(
+                f"round {rnd + 1}: " + ", ".join(f"{name} {times[name][-1]:.3f}s" for name in times)
+            )
 
         base_median = statistics.median(times["ostree"])
         base_cpu = statistics.median(cpu["ostree"])
-        print(f"ostree admin cleanup:       median {base_median:.3f}s wall, {base_cpu:.3f}s "
-              f"CPU, freed {sorted(freed['ostree'])} objects")
+        print(
+            f"ostree admin cleanup:       median {base_median:.3f}s wall, {base_cpu:.3f}s "
+            f"CPU, freed {sorted(freed['ostree'])} objects"
+        )
         worst = 0.0
         for mode in ("full", "prune"):
             median = statistics.median(times[mode])
             median_cpu = statistics.median(cpu[mode])
             ratio = median / base_median
             worst = max(worst, ratio)
-            print(f"helper cleanup --mode {mode:5s} median {median:.3f}s wall, "
-                  f"{median_cpu:.3f}s CPU, freed {sorted(freed[mode])} objects, "
-                  f"ratio {ratio:.2f} wall, {median_cpu / base_cpu:.2f} CPU")
+            print(
+                f"helper cleanup --mode {mode:5s} median {median:.3f}s wall, "
+                f"{median_cpu:.3f}s CPU, freed {sorted(freed[mode])} objects, "
+                f"ratio {ratio:.2f} wall, {median_cpu / base_cpu:.2f} CPU"
+            )
         same = freed["full"] == freed["prune"] == freed["ostree"]
         print(f"same objects freed: {'yes' if same else 'NO'}")
-        print(f"worst ratio {worst:.2f} (target <= {TARGET:.2f}): "
-              f"{'ok' if worst <= TARGET else 'over target'}")
+        print(
+            f"worst ratio {worst:.2f} (target <= {TARGET:.2f}): "
+            f"{'ok' if worst <= TARGET else 'over target'}"
+        )
         return 0 if same else 1
     finally:
         sr.remove_tree(base)

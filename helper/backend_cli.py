@@ -34,8 +34,9 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) 
         lock.acquire(lock_timeout)
         try:
             if check_before_prune(sysroot, repo, refs_only=False):
-                _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0",
-                      "--commit-only"])
+                _run(
+                    [ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0", "--commit-only"]
+                )
         finally:
             lock.release()
         _run([ostree, "admin", "cleanup", "--sysroot=" + sysroot])
@@ -44,8 +45,7 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) 
         try:
             check_before_prune(sysroot, repo, refs_only=True)
             # Commits first: see backend_libostree._prune_commits.
-            _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0",
-                  "--commit-only"])
+            _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0", "--commit-only"])
             _run([ostree, "prune", "--repo=" + repo, "--refs-only", "--depth=0"])
         finally:
             lock.release()

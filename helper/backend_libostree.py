@@ -44,6 +44,7 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
     handle = ostree.Sysroot.new(Gio.File.new_for_path(sysroot))
     locked = False
     try:
+
         def try_lock() -> bool:
             _ok, acquired = handle.try_lock()
             return bool(acquired)
@@ -110,4 +111,3 @@ def available() -> bool:
     except (ImportError, ValueError):
         return False
     return True
-

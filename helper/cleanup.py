@@ -158,8 +158,13 @@ def _run_locked(opts: Options) -> int:
         f"in {seconds:.1f}s"
     )
     _record(
-        opts, "success", attempt, backend=freed.backend, objects_freed=freed.objects,
-        bytes_freed=freed.bytes, seconds=round(seconds, 3),
+        opts,
+        "success",
+        attempt,
+        backend=freed.backend,
+        objects_freed=freed.objects,
+        bytes_freed=freed.bytes,
+        seconds=round(seconds, 3),
     )
     try:
         stamp.remove(opts.stamp_path)

@@ -65,44 +65,74 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sysroot", default=DEFAULT_SYSROOT,
-                       help="the physical sysroot (default: %(default)s)")
-        p.add_argument("--stamp", default=None,
-                       help="the stamp file (default: SYSROOT/.cleanup)")
+        p.add_argument(
+            "--sysroot", default=DEFAULT_SYSROOT, help="the physical sysroot (default: %(default)s)"
+        )
+        p.add_argument("--stamp", default=None, help="the stamp file (default: SYSROOT/.cleanup)")
         # Accepted after the command too; SUPPRESS keeps the top-level value when absent.
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
-        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
+        p.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        p.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
 
     mark = sub.add_parser("mark", help="write the stamp after a successful finalization")
     common(mark)
-    mark.add_argument("--boot", default=None,
-                      help="the sysroot's /boot, where ostree writes finalize-failure.stamp "
-                           "(default: SYSROOT/boot, plus /boot on a booted system)")
+    mark.add_argument(
+        "--boot",
+        default=None,
+        help="the sysroot's /boot, where ostree writes finalize-failure.stamp "
+        "(default: SYSROOT/boot, plus /boot on a booted system)",
+    )
 
     cleanup = sub.add_parser("cleanup", help="clean up when the stamp exists, then remove it")
     common(cleanup)
-    cleanup.add_argument("--mode", choices=("full", "prune"), default="full",
-                         help="full: ostree_sysroot_cleanup; prune: refs-only repo prune")
-    cleanup.add_argument("--max-attempts", type=_positive_int, default=3,
-                         help="give up and remove the stamp after this many attempts "
-                              "(default: %(default)s)")
-    cleanup.add_argument("--state-dir", default=DEFAULT_STATE_DIR,
-                         help="where last-cleanup.json is kept (default: %(default)s)")
-    cleanup.add_argument("--lock-timeout", type=_seconds, default=DEFAULT_LOCK_TIMEOUT,
-                         help="seconds to wait for the sysroot lock (default: %(default)g)")
-    cleanup.add_argument("--backend", choices=("auto", "libostree", "ostree-cli"),
-                         default="auto",
-                         help="auto: libostree, or the ostree command when PyGObject or the "
-                              "OSTree typelib is missing")
-    cleanup.add_argument("--ostree", default="ostree",
-                         help="the ostree command for the ostree-cli backend")
+    cleanup.add_argument(
+        "--mode",
+        choices=("full", "prune"),
+        default="full",
+        help="full: ostree_sysroot_cleanup; prune: refs-only repo prune",
+    )
+    cleanup.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=3,
+        help="give up and remove the stamp after this many attempts (default: %(default)s)",
+    )
+    cleanup.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help="where last-cleanup.json is kept (default: %(default)s)",
+    )
+    cleanup.add_argument(
+        "--lock-timeout",
+        type=_seconds,
+        default=DEFAULT_LOCK_TIMEOUT,
+        help="seconds to wait for the sysroot lock (default: %(default)g)",
+    )
+    cleanup.add_argument(
+        "--backend",
+        choices=("auto", "libostree", "ostree-cli"),
+        default="auto",
+        help="auto: libostree, or the ostree command when PyGObject or the "
+        "OSTree typelib is missing",
+    )
+    cleanup.add_argument(
+        "--ostree", default="ostree", help="the ostree command for the ostree-cli backend"
+    )
 
     status = sub.add_parser("status", help="show the stamp and the last cleanup's result")
     common(status)
-    status.add_argument("--state-dir", default=DEFAULT_STATE_DIR,
-                        help="where last-cleanup.json is kept (default: %(default)s)")
+    status.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help="where last-cleanup.json is kept (default: %(default)s)",
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     return parser
 

@@ -94,7 +94,7 @@ def default_deployment(sysroot: str, boot: str) -> str | None:
                     elif key == "options":
                         for arg in value.split():
                             if arg.startswith("ostree="):
-                                target = arg[len("ostree="):]
+                                target = arg[len("ostree=") :]
         except OSError:
             continue
         if target and (best is None or version > best[0]):

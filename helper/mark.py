@@ -80,9 +80,7 @@ def run_mark(sysroot: str, stamp_path: str, boot: str | None) -> int:
     try:
         stamp.write(stamp_path, new)
     except OSError as e:
-        raise HelperError(
-            f"cannot write the stamp {stamp_path}: {e.strerror}", _hint_for(e)
-        ) from e
+        raise HelperError(f"cannot write the stamp {stamp_path}: {e.strerror}", _hint_for(e)) from e
     what = f"deployment {deployment}" if deployment else "the finalized deployment"
     if previous is not None:
         log.info(

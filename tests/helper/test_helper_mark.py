@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import built, helper, helper_argv, need_unshare, read_stamp
+from helper_support import built, helper, helper_argv, need_unshare, read_stamp
+
 from support import sysroot as sr
 
 pytestmark = pytest.mark.root
@@ -116,10 +117,24 @@ def test_mark_on_a_full_or_read_only_filesystem(
     mnt = scratch / "mnt"
     mnt.mkdir()
     result = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", _FS_SCRIPT, "sh", str(mnt),
-         kind, "yes" if old else "no",
-         *helper_argv("mark", "--sysroot", str(ours.path), "--stamp", str(mnt / ".cleanup"))],
-        capture_output=True, text=True, check=False, timeout=60,
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            _FS_SCRIPT,
+            "sh",
+            str(mnt),
+            kind,
+            "yes" if old else "no",
+            *helper_argv("mark", "--sysroot", str(ours.path), "--stamp", str(mnt / ".cleanup")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     out = result.stdout
     assert "rc=1\n" in out, (out, result.stderr)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import HELPER_MODULE, helper
+from helper_support import HELPER_MODULE, helper
 
 
 def _run_with_stderr_file(args: list[str], stderr_file: Path, journal: str | None) -> int:
@@ -25,7 +25,10 @@ def _run_with_stderr_file(args: list[str], stderr_file: Path, journal: str | Non
             env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
         return subprocess.run(
             [sys.executable, "-m", HELPER_MODULE, *args],
-            stdout=subprocess.DEVNULL, stderr=err, env=env, check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            check=False,
         ).returncode
 
 
@@ -37,7 +40,8 @@ def test_journal_lines_carry_syslog_priorities(tmp_path: Path) -> None:
     assert log.read_text().startswith("<6>marked ")
     rc = _run_with_stderr_file(
         ["mark", "--sysroot", str(tmp_path), "--stamp", str(tmp_path / "no" / "dir" / "s")],
-        log, "match",
+        log,
+        "match",
     )
     assert rc == 1
     lines = log.read_text().splitlines()
@@ -50,7 +54,8 @@ def test_terminal_lines_are_plain(tmp_path: Path) -> None:
     for journal in (None, "other"):
         rc = _run_with_stderr_file(
             ["cleanup", "--sysroot", str(tmp_path), "--state-dir", str(tmp_path / "st")],
-            log, journal,
+            log,
+            journal,
         )
         assert rc == 0
         assert log.read_text() == (
@@ -102,9 +107,11 @@ def test_status_reports_stamp_attempts_and_last_result(tmp_path: Path) -> None:
         "marked=2026-01-02T03:04:05Z\ndeployment=testos/abc.0\nattempts=2\n"
     )
     state.mkdir()
-    (state / "last-cleanup.json").write_text(json.dumps(
-        {"result": "failed", "finished": "2026-01-02T03:05:00Z", "error": "boom", "attempt": 2}
-    ))
+    (state / "last-cleanup.json").write_text(
+        json.dumps(
+            {"result": "failed", "finished": "2026-01-02T03:05:00Z", "error": "boom", "attempt": 2}
+        )
+    )
     pending = json.loads(helper(*base, "--json").stdout)
     assert pending["pending"] is True
     assert pending["attempts"] == 2

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
+from helper_support import (
     built,
     gi_unavailable,
     helper,
@@ -19,6 +19,7 @@ from conftest import (
     need_unshare,
     read_stamp,
 )
+
 from support import sysroot as sr
 
 KNOBS = {"n_files": 300, "file_size": 100}
@@ -71,9 +72,12 @@ def test_sigkill_mid_prune_leaves_a_consistent_repo_and_a_rerun_finishes(
     state = scratch / "state"
 
     proc = subprocess.Popen(
-        helper_argv("cleanup", "--sysroot", str(ours.path), "--mode", mode,
-                    "--state-dir", str(state)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        helper_argv(
+            "cleanup", "--sysroot", str(ours.path), "--mode", mode, "--state-dir", str(state)
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -116,8 +120,9 @@ def _corrupt_commit(sysroot: sr.Sysroot) -> None:
 
 
 @pytest.mark.parametrize("mode", ["full", "prune"])
-@pytest.mark.parametrize("corrupt", [_corrupt_config, _corrupt_commit],
-                         ids=["bad-config", "missing-commit"])
+@pytest.mark.parametrize(
+    "corrupt", [_corrupt_config, _corrupt_commit], ids=["bad-config", "missing-commit"]
+)
 def test_corrupt_repo_keeps_the_stamp_with_attempts_raised(
     fixtures_dir: Path, scratch: Path, mode: str, corrupt: object
 ) -> None:
@@ -161,10 +166,32 @@ def test_read_only_repo_keeps_the_stamp_with_attempts_raised(
     # stamp's directory stays writable, as the unit's sandbox must keep it.
     script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
     result = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(ours.repo),
-         *helper_argv("cleanup", "--sysroot", str(ours.path), "--mode", mode,
-                      "--state-dir", str(state), "--max-attempts", "5")],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(ours.repo),
+            *helper_argv(
+                "cleanup",
+                "--sysroot",
+                str(ours.path),
+                "--mode",
+                mode,
+                "--state-dir",
+                str(state),
+                "--max-attempts",
+                "5",
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 1, result.stderr
     assert "cleanup failed (attempt 2 of 5)" in result.stderr
@@ -219,17 +246,23 @@ def _hold_sysroot_lock(sysroot: sr.Sysroot, seconds: float) -> subprocess.Popen[
     """A process that holds the sysroot lock the way an updater does (libostree)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _HOLD_LOCK, str(sysroot.path), str(seconds)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
 
-@pytest.mark.parametrize("backend,mode", [
-    ("libostree", "full"), ("libostree", "prune"), ("ostree-cli", "full"),
-    ("ostree-cli", "prune"),
-])
+@pytest.mark.parametrize(
+    "backend,mode",
+    [
+        ("libostree", "full"),
+        ("libostree", "prune"),
+        ("ostree-cli", "full"),
+        ("ostree-cli", "prune"),
+    ],
+)
 def test_cleanup_waits_for_an_update_holding_the_sysroot_lock(
     fixtures_dir: Path, scratch: Path, backend: str, mode: str
 ) -> None:
@@ -269,16 +302,21 @@ def test_lock_wait_is_bounded(fixtures_dir: Path, scratch: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["libostree", "ostree-cli"])
-def test_two_cleanups_at_once_take_turns(
-    fixtures_dir: Path, scratch: Path, backend: str
-) -> None:
+def test_two_cleanups_at_once_take_turns(fixtures_dir: Path, scratch: Path, backend: str) -> None:
     source = built(fixtures_dir, "cheap", **BIG)
     expected = _baseline(source, scratch)
     ours = sr.copy_sysroot(source, scratch / "ours")
     before = sr.repo_usage(ours.repo)
     stamp = _write_stamp(ours, 0)
-    argv = helper_argv("cleanup", "--sysroot", str(ours.path), "--backend", backend,
-                       "--state-dir", str(scratch / "state"))
+    argv = helper_argv(
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--backend",
+        backend,
+        "--state-dir",
+        str(scratch / "state"),
+    )
     procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import built, gi_unavailable, helper
+from helper_support import built, gi_unavailable, helper
+
 from support import sysroot as sr
 
 FORBIDDEN = ("yaml", "jinja2", "markupsafe", "ostree_autocleanup.generator")
@@ -49,9 +50,7 @@ def test_mark_and_status_import_neither_the_generator_nor_libostree(tmp_path: Pa
 
 
 @pytest.mark.root
-def test_cleanup_imports_libostree_but_not_the_generator(
-    fixtures_dir: Path, scratch: Path
-) -> None:
+def test_cleanup_imports_libostree_but_not_the_generator(fixtures_dir: Path, scratch: Path) -> None:
     if gi_unavailable():
         pytest.skip(str(gi_unavailable()))
     ours = sr.copy_sysroot(built(fixtures_dir, "cheap", n_files=20), scratch / "ours")

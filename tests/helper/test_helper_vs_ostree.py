@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import built, gi_unavailable, helper, read_stamp
+from helper_support import built, gi_unavailable, helper, read_stamp
+
 from support import sysroot as sr
 
 KNOBS = {"n_files": 300, "shared_files": 40, "file_size": 200}
@@ -43,8 +44,15 @@ def test_frees_what_ostree_admin_cleanup_frees(
     stamp_path = _mark(ours)
     state_dir = scratch / "state"
     result = helper(
-        "cleanup", "--sysroot", str(ours.path), "--mode", mode, "--backend", backend,
-        "--state-dir", str(state_dir),
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--mode",
+        mode,
+        "--backend",
+        backend,
+        "--state-dir",
+        str(state_dir),
     )
     assert result.returncode == 0, result.stderr
     after = sr.repo_usage(ours.repo)
@@ -79,8 +87,15 @@ def test_nothing_to_free_on_a_clean_sysroot(fixtures_dir: Path, scratch: Path) -
     ours = sr.copy_sysroot(source, scratch / "ours")
     before = sr.repo_usage(ours.repo)
     _mark(ours)
-    result = helper("cleanup", "--sysroot", str(ours.path), "--mode", "prune",
-                    "--state-dir", str(scratch / "state"))
+    result = helper(
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--mode",
+        "prune",
+        "--state-dir",
+        str(scratch / "state"),
+    )
     assert result.returncode == 0, result.stderr
     assert "freed 0 objects (0 bytes)" in result.stderr
     assert sr.repo_usage(ours.repo) == before
@@ -101,9 +116,7 @@ def test_no_stamp_means_no_work(fixtures_dir: Path, scratch: Path) -> None:
 
 
 @pytest.mark.root
-def test_falls_back_to_the_ostree_cli_without_pygobject(
-    fixtures_dir: Path, scratch: Path
-) -> None:
+def test_falls_back_to_the_ostree_cli_without_pygobject(fixtures_dir: Path, scratch: Path) -> None:
     source = built(fixtures_dir, "cheap", **KNOBS)
     ours = sr.copy_sysroot(source, scratch / "ours")
     theirs = sr.copy_sysroot(source, scratch / "theirs")
@@ -115,7 +128,11 @@ def test_falls_back_to_the_ostree_cli_without_pygobject(
     (fake / "__init__.py").write_text("raise ImportError('No module named gi (test)')\n")
     _mark(ours)
     result = helper(
-        "cleanup", "--sysroot", str(ours.path), "--state-dir", str(scratch / "state"),
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--state-dir",
+        str(scratch / "state"),
         env={"PYTHONPATH": str(fake.parent)},
     )
     assert result.returncode == 0, result.stderr
@@ -125,15 +142,27 @@ def test_falls_back_to_the_ostree_cli_without_pygobject(
     assert sr.repo_usage(ours.repo) == sr.repo_usage(theirs.repo)
 
     forced = helper(
-        "cleanup", "--sysroot", str(ours.path), "--backend", "libostree",
-        "--state-dir", str(scratch / "state"), env={"PYTHONPATH": str(fake.parent)},
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--backend",
+        "libostree",
+        "--state-dir",
+        str(scratch / "state"),
+        env={"PYTHONPATH": str(fake.parent)},
     )
     # No stamp any more: nothing to do, whatever the backend.
     assert forced.returncode == 0
     _mark(ours)
     forced = helper(
-        "cleanup", "--sysroot", str(ours.path), "--backend", "libostree",
-        "--state-dir", str(scratch / "state"), env={"PYTHONPATH": str(fake.parent)},
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--backend",
+        "libostree",
+        "--state-dir",
+        str(scratch / "state"),
+        env={"PYTHONPATH": str(fake.parent)},
     )
     assert forced.returncode == 1
     assert "libostree is not usable from Python" in forced.stderr
