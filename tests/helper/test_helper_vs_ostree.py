@@ -167,3 +167,56 @@ def test_falls_back_to_the_ostree_cli_without_pygobject(fixtures_dir: Path, scra
     assert forced.returncode == 1
     assert "libostree is not usable from Python" in forced.stderr
     assert read_stamp(ours.path / ".cleanup")["attempts"] == "1"
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("backend", ["libostree", "ostree-cli"])
+def test_prune_refuses_when_a_deployment_has_no_ref(
+    fixtures_dir: Path, scratch: Path, backend: str
+) -> None:
+    if backend == "libostree" and gi_unavailable():
+        pytest.skip(str(gi_unavailable()))
+    source = built(fixtures_dir, "cheap", **KNOBS)
+    ours = sr.copy_sysroot(source, scratch / "ours")
+    # Without its deployment ref and its branch, the newest deployment's commit is held by
+    # nothing but the deployment directory: a refs-only prune would delete its objects.
+    head = sr.refs(ours.repo)[sr.BRANCH]
+    held_by = [name for name, commit in sr.refs(ours.repo).items() if commit == head]
+    sr.ostree("refs", "--repo=" + str(ours.repo), "--delete", *held_by)
+    before = sr.repo_usage(ours.repo)
+    stamp_path = _mark(ours)
+
+    result = helper(
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--mode",
+        "prune",
+        "--backend",
+        backend,
+        "--state-dir",
+        str(scratch / "state"),
+    )
+    assert result.returncode == 1
+    assert "refusing to prune: no ref holds the commit of deployment testos/" + head in (
+        result.stderr
+    )
+    assert sr.repo_usage(ours.repo) == before
+    assert read_stamp(stamp_path)["attempts"] == "1"
+
+    # Full mode rewrites the deployment refs first, so it may clean up.
+    result = helper(
+        "cleanup",
+        "--sysroot",
+        str(ours.path),
+        "--mode",
+        "full",
+        "--backend",
+        backend,
+        "--state-dir",
+        str(scratch / "state"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert sr.commit_exists(ours.repo, head)
+    assert sr.fsck(ours.repo).returncode == 0
+    assert not stamp_path.exists()
