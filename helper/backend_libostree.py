@@ -62,20 +62,29 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
 
 
 def _full(ostree: Any, handle: Any, sysroot: str, repo: str) -> Freed:
+    """ostree_sysroot_cleanup, in its two documented halves.
+
+    ostree_sysroot_cleanup is ostree_sysroot_prepare_cleanup (old deployments, boot
+    directories, deployment refs) followed by a refs-only, depth-0 prune of the repo. Run as
+    two calls, the prune puts unreachable commits first and reports what it freed, which
+    ostree_sysroot_cleanup does not (counting the repo before and after instead costs about a
+    tenth of the whole cleanup on a 50,000-object repo).
+    """
     # Loading reads every deployment; on a booted system this needs CAP_SYS_PTRACE (libostree
     # compares mount namespaces through /proc/1/ns/mnt).
     handle.load(None)
     check_before_prune(sysroot, repo, refs_only=False)
-    before = object_sizes(repo)
-    # Remove old deployments and regenerate the deployment refs first, so that the commits of
-    # removed deployments are unreachable before anything is pruned.
     handle.prepare_cleanup(None)
-    if check_before_prune(sysroot, repo, refs_only=False):
-        _ok, repo_handle = handle.get_repo(None)
-        _prune_commits(ostree, repo_handle)
-    handle.cleanup(None)
-    objects, nbytes = freed_since(repo, before)
-    return Freed(objects, nbytes, NAME)
+    _ok, repo_handle = handle.get_repo(None)
+    if not check_before_prune(sysroot, repo, refs_only=False):
+        # Some deployment is still not held by a ref: only libostree's own cleanup, which also
+        # walks the deployments' commits, may prune. Count the repo before and after.
+        log.warning("a deployment is not held by a ref after preparing; using ostree's cleanup")
+        before = object_sizes(repo)
+        handle.cleanup(None)
+        objects, nbytes = freed_since(repo, before)
+        return Freed(objects, nbytes, NAME)
+    return _prune_repo(ostree, repo_handle)
 
 
 def _prune_commits(ostree: Any, repo_handle: Any) -> tuple[int, int]:
@@ -97,10 +106,15 @@ def _prune(ostree: Any, sysroot: str, repo: str) -> Freed:
 
     handle = ostree.Repo.new(Gio.File.new_for_path(repo))
     handle.open(None)
-    commits, commit_bytes = _prune_commits(ostree, handle)
+    return _prune_repo(ostree, handle)
+
+
+def _prune_repo(ostree: Any, repo_handle: Any) -> Freed:
+    commits, commit_bytes = _prune_commits(ostree, repo_handle)
     # Depth 0 as `ostree admin cleanup` does: a deployment's commit keeps its parent commits'
     # objects only when a ref names them, so superseded history becomes prunable.
-    _ok, total, pruned, size = handle.prune(ostree.RepoPruneFlags.REFS_ONLY, 0, None)
+    flags = ostree.RepoPruneFlags.REFS_ONLY
+    _ok, total, pruned, size = repo_handle.prune(flags, 0, None)
     log.debug(f"prune: {commits} commits, then {pruned} of {total} objects unreachable")
     return Freed(commits + int(pruned), commit_bytes + int(size), NAME)
 
