@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sysroot's /boot, where ostree writes finalize-failure.stamp "
         "(default: SYSROOT/boot, plus /boot on a booted system)",
     )
+    mark.add_argument(
+        "--lock-timeout",
+        type=_seconds,
+        default=None,
+        help="seconds to wait for a running cleanup before marking anyway (default: 10)",
+    )
 
     cleanup = sub.add_parser("cleanup", help="clean up when the stamp exists, then remove it")
     common(cleanup)
@@ -143,7 +149,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "mark":
         from .mark import run_mark
 
-        return run_mark(sysroot, stamp_path, args.boot)
+        if args.lock_timeout is None:
+            return run_mark(sysroot, stamp_path, args.boot)
+        return run_mark(sysroot, stamp_path, args.boot, args.lock_timeout)
     if args.command == "cleanup":
         from .cleanup import Options, run_cleanup
 

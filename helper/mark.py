@@ -12,8 +12,13 @@ import os
 from . import log, stamp
 from .deployments import default_deployment
 from .errors import HelperError
+from .lock import DirectoryLock
 
 FAILURE_STAMP = os.path.join("ostree", "finalize-failure.stamp")
+
+# A cleanup still running holds the stamp directory's lock; it is stopped at shutdown, so the
+# wait is short. Past it, marking anyway beats losing the mark: shutdown must not hang.
+LOCK_WAIT_SECONDS = 10.0
 
 
 def boot_dirs(sysroot: str, boot: str | None) -> list[str]:
@@ -45,7 +50,9 @@ def _hint_for(err: OSError) -> str:
     return "check that the stamp's directory is writable"
 
 
-def run_mark(sysroot: str, stamp_path: str, boot: str | None) -> int:
+def run_mark(
+    sysroot: str, stamp_path: str, boot: str | None, lock_timeout: float = LOCK_WAIT_SECONDS
+) -> int:
     dirs = boot_dirs(sysroot, boot)
     for d in dirs:
         failure = os.path.join(d, FAILURE_STAMP)
@@ -62,6 +69,20 @@ def run_mark(sysroot: str, stamp_path: str, boot: str | None) -> int:
         if deployment:
             break
 
+    guard = DirectoryLock(os.path.dirname(stamp_path))
+    # A missing directory is reported by the write below, with its hint.
+    if os.path.isdir(guard.directory):
+        try:
+            guard.acquire(lock_timeout)
+        except HelperError as e:
+            log.warning(f"marking without waiting any longer: {e}")
+    try:
+        return _write_mark(stamp_path, deployment)
+    finally:
+        guard.release()
+
+
+def _write_mark(stamp_path: str, deployment: str | None) -> int:
     try:
         previous = stamp.read(stamp_path)
     except OSError as e:

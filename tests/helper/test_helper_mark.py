@@ -6,6 +6,8 @@ import os
 import re
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,43 @@ def test_mark_on_a_full_or_read_only_filesystem(
     reason = "No space left on device" if kind == "full" else "Read-only file system"
     assert f"error: cannot write the stamp {mnt}/.cleanup: {reason}" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+_HOLD_DIR_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("hold,expect_wait", [(1.0, True), (30.0, False)])
+def test_mark_waits_briefly_for_a_running_cleanup(
+    fixtures_dir: Path, scratch: Path, hold: float, expect_wait: bool
+) -> None:
+    ours = sr.copy_sysroot(built(fixtures_dir, "cheap", **KNOBS), scratch / "ours")
+    # A cleanup holds the stamp directory's lock while it works (see test_two_cleanups...).
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_DIR_LOCK, str(ours.path), str(hold)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        result = helper("mark", "--sysroot", str(ours.path), "--lock-timeout", "2")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert read_stamp(ours.path / ".cleanup")["attempts"] == "0"
+    assert "waiting for another cleanup" in result.stderr
+    if expect_wait:
+        assert 0.5 <= elapsed < 2.0
+        assert "without waiting any longer" not in result.stderr
+    else:
+        assert elapsed >= 2.0
+        assert "marking without waiting any longer" in result.stderr
