@@ -17,7 +17,8 @@ Three shapes are offered:
 - `staged_sysroot`: the real case. A deployment is staged from inside a faked booted system
   (`unshare -m -p -f`, bind mounts, `/run/ostree-booted`, `chroot`) and then finalized with
   `ostree admin finalize-staged`. Needs root and working mount and pid namespaces; call
-  `staging_unavailable()` first to get a skip reason.
+  `staging_unavailable()` first to get a skip reason. `run_booted` runs any script in such a
+  faked booted system.
 
 The payload knobs (`n_files` unique files per version, `shared_files` files identical in every
 version, `file_size`) set the object count: each unique file is one content object, every 256
@@ -260,11 +261,11 @@ def staging_unavailable() -> str | None:
     return None
 
 
-# Run inside a private mount and pid namespace; $1 is the booted deployment, $2 the sysroot,
-# $3 the os name, $4 the ref to stage. The pid namespace matters: ostree refuses to stage unless
-# it sees a consistent booted system, and the fresh /proc must belong to this namespace.
-_STAGE_SCRIPT = r"""
-D=$1; SR=$2; OS=$3; REF=$4
+# Mounts that make deployment $D look like the booted system: ostree refuses to stage unless it
+# sees /run/ostree-booted and a root that is a deployment of the sysroot. The pid namespace
+# matters: the fresh /proc must belong to it. Then the caller's script runs with $D, $SR, $OS.
+_BOOTED_PRELUDE = r"""
+D=$1; SR=$2; OS=$3; SCRIPT=$4; shift 4
 mount --bind /usr "$D/usr"
 mount --bind "$SR" "$D/sysroot"
 mount --bind "$SR/boot" "$D/boot"
@@ -273,9 +274,47 @@ mount --bind /dev "$D/dev"
 mount -t tmpfs tmpfs "$D/run"
 touch "$D/run/ostree-booted"
 mount -t proc proc "$D/proc"
-chroot "$D" ostree admin deploy --stage --os="$OS" "$REF"
-chroot "$D" ostree admin finalize-staged
+export D SR OS
+eval "$SCRIPT"
 """
+
+
+def run_booted(
+    sysroot: Sysroot, booted: str, script: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the shell `script` (`sh -e`) with deployment `booted` (a commit checksum) set up as
+    the booted system, for commands like `chroot "$D" ostree admin deploy --stage ...`.
+
+    Inside, $D is the deployment directory (host /usr, the sysroot, its boot and var, /dev, a
+    fresh /proc and a tmpfs /run with /run/ostree-booted are mounted into it), $SR the sysroot,
+    $OS the os name, "$@" the extra `args`. Everything runs in a new mount and pid namespace
+    that dies with the script, so no mount outlives it and the host is untouched; a staged
+    deployment that is not finalized within the same script is lost with its /run. Does not
+    raise: check `.returncode`. Needs root (see `staging_unavailable()`).
+    """
+    booted_dir = deployment_dir(sysroot, booted)
+    return subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "-p",
+            "-f",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            _BOOTED_PRELUDE,
+            "sh",
+            str(booted_dir),
+            str(sysroot.path),
+            sysroot.osname,
+            script,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def staged_sysroot(
@@ -308,27 +347,12 @@ def staged_sysroot(
                 booted = csum
     finally:
         shutil.rmtree(work)
-    booted_dir = deployment_dir(sysroot, booted)
-    result = subprocess.run(
-        [
-            "unshare",
-            "-m",
-            "-p",
-            "-f",
-            "--propagation",
-            "private",
-            "sh",
-            "-ec",
-            _STAGE_SCRIPT,
-            "sh",
-            str(booted_dir),
-            str(sysroot.path),
-            sysroot.osname,
-            BRANCH,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_booted(
+        sysroot,
+        booted,
+        'chroot "$D" ostree admin deploy --stage --os="$OS" "$1"\n'
+        'chroot "$D" ostree admin finalize-staged',
+        BRANCH,
     )
     if result.returncode != 0:
         raise RuntimeError("staging and finalizing failed: " + result.stderr.strip())
