@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from .deployments import check_before_prune
+from .deployments import check_before_prune, is_booted_sysroot
 from .errors import HelperError
 from .lock import SysrootLock
 from .result import Freed
@@ -39,7 +39,13 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float, ostree: str) 
                 )
         finally:
             lock.release()
-        _run([ostree, "admin", "cleanup", "--sysroot=" + sysroot])
+        # Naming the booted sysroot would make ostree delete a deployment staged during this
+        # boot (see deployments.is_booted_sysroot); without --sysroot it looks for the booted
+        # system.
+        if is_booted_sysroot(sysroot):
+            _run([ostree, "admin", "cleanup"])
+        else:
+            _run([ostree, "admin", "cleanup", "--sysroot=" + sysroot])
     else:
         lock.acquire(lock_timeout)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import log
-from .deployments import check_before_prune
+from .deployments import check_before_prune, is_booted_sysroot
 from .errors import HelperError
 from .lock import wait_for
 from .result import Freed
@@ -41,7 +41,13 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
     from gi.repository import Gio
 
     glib_error = _glib_error_type()
-    handle = ostree.Sysroot.new(Gio.File.new_for_path(sysroot))
+    if is_booted_sysroot(sysroot):
+        # See is_booted_sysroot: opened by its path, the booted sysroot loses its staged
+        # deployment.
+        log.debug(f"{sysroot} is the booted system's sysroot: opening it as /")
+        handle = ostree.Sysroot.new_default()
+    else:
+        handle = ostree.Sysroot.new(Gio.File.new_for_path(sysroot))
     locked = False
     try:
 

@@ -165,3 +165,22 @@ def check_before_prune(sysroot: str, repo: str, refs_only: bool) -> bool:
             "a refs-only prune would delete it; use mode full, which regenerates the refs",
         )
     return not orphans
+
+
+def is_booted_sysroot(sysroot: str) -> bool:
+    """True when `sysroot` is the physical root of the running, ostree-booted system.
+
+    Then libostree must open it as "/" (ostree_sysroot_new_default): only then does it look for
+    the booted deployment and the one staged during this boot. Given the path /sysroot, it
+    takes the staged deployment for an orphan and deletes it (so does
+    `ostree admin cleanup --sysroot=/sysroot`). On a booted system /ostree is a symlink into
+    the physical root, so the two name the same directory exactly when `sysroot` is that root.
+    """
+    if not os.path.exists("/run/ostree-booted"):
+        return False
+    try:
+        mine = os.stat(os.path.join(sysroot, "ostree"))
+        booted = os.stat("/ostree")
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (booted.st_dev, booted.st_ino)
