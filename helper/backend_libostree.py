@@ -123,11 +123,3 @@ def _prune_repo(ostree: Any, repo_handle: Any) -> Freed:
     _ok, total, pruned, size = repo_handle.prune(flags, 0, None)
     log.debug(f"prune: {commits} commits, then {pruned} of {total} objects unreachable")
     return Freed(commits + int(pruned), commit_bytes + int(size), NAME)
-
-
-def available() -> bool:
-    try:
-        load()
-    except (ImportError, ValueError):
-        return False
-    return True
