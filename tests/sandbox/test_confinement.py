@@ -304,21 +304,7 @@ def helper_visible_in_the_deployment() -> str:
     return "".join(f"BindReadOnlyPaths={p}\n" for p in paths)
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "ostree-cli",
-        pytest.param(
-            "helper",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the helper opens the sysroot by its path (OSTree.Sysroot.new), so "
-                "libostree does not look for the booted system and deletes the staged "
-                "deployment; OSTree.Sysroot.new_default() on the booted root keeps it",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", ["ostree-cli", "helper"])
 def test_booted_cleanup_keeps_a_deployment_staged_during_this_boot(
     manager: UserManager, case: Case, reference: Reference, tmp_path: Path, backend: str
 ) -> None:
