@@ -7,7 +7,7 @@ pypa/build keeps messages out of its library layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class UsageError(Exception):
@@ -18,8 +18,7 @@ class Failure(Exception):
     """The work itself failed: exit status 1."""
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """Where a value came from: a file and a 1-based line and column."""
 
     file: str
@@ -30,8 +29,7 @@ class Mark:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
-class ConfigError:
+class ConfigError(NamedTuple):
     """One problem in a config file, pointing at the node that is wrong."""
 
     mark: Mark

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from . import directives, unitsafe
 
@@ -227,8 +226,7 @@ class TimeSpan(Kind):
 Default = Union[object, Callable[[Mapping[str, Any]], Any]]
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     key: str  # dotted path of YAML keys, e.g. "cleanup.max-attempts"
     kind: Kind
     default: Default

@@ -9,8 +9,7 @@ laughs" files grow, and a config has no use for them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -25,8 +24,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 MAX_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A setting's raw value with the place it came from (list items keep their own marks)."""
 
     value: Any
@@ -34,8 +32,7 @@ class Located:
     items: tuple[tuple[Any, Mark], ...] = ()
 
 
-@dataclass
-class SourceFile:
+class SourceFile(NamedTuple):
     """The settings one file sets, keyed by dotted setting key, and its problems."""
 
     path: str

@@ -3,7 +3,6 @@ parsers and the settings table they are generated from."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -166,7 +165,7 @@ def test_config_page_example_is_the_embedded_default(tmp_path: Path) -> None:
     example = tmp_path / "example.yaml"
     example.write_text("\n".join(yaml_lines) + "\n")
     assert yaml_lines[0] == "version: 1"
-    from_page = dataclasses.replace(load_config([str(example)]), sources=())
+    from_page = load_config([str(example)])._replace(sources=())
     assert from_page == load_config([], root=str(tmp_path / "empty-root"))
     # Every key without a derived default is spelled out.
     leaves = {line.strip().split(":")[0] for line in yaml_lines}
