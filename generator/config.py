@@ -52,6 +52,8 @@ class Config(NamedTuple):
     # The config files this came from, in the order they were applied, as paths on the target
     # system; empty for the embedded default.
     sources: tuple[str, ...] = ()
+    # The OS mounts the sysroot read-only: the cleanup remounts it in a namespace of its own.
+    sysroot_readonly: bool = False
 
     @property
     def unit_name(self) -> str:

@@ -91,18 +91,47 @@ def read_only_paths(config: Config) -> list[str]:
     return ["-" + path for path in read_only]
 
 
+# What the helper needs to remount a read-only sysroot in a mount namespace of its own
+# (sysroot-readonly: yes): unshare(CLONE_NEWNS), then mount(2) to make that namespace private
+# and to clear the read-only flag of the sysroot's mount there; both take CAP_SYS_ADMIN.
+# Only mount(2) is allowed back from @mount (no umount, pivot_root, open_tree, move_mount...).
+REMOUNT_CAPABILITY = "CAP_SYS_ADMIN"
+REMOUNT_NAMESPACES = "mnt"
+REMOUNT_SYSCALLS = "mount"
+
+
+def _common(config: Config) -> list[Directive]:
+    if not config.sysroot_readonly:
+        return list(_COMMON)
+    out: list[Directive] = []
+    for name, value in _COMMON:
+        if name == "RestrictNamespaces":
+            value = REMOUNT_NAMESPACES
+        out.append((name, value))
+        if (name, value) == ("SystemCallFilter", "~@privileged @resources @mount"):
+            # A later allow line adds back to the allow list the earlier lines narrowed.
+            out.append(("SystemCallFilter", REMOUNT_SYSCALLS))
+    return out
+
+
 def defaults(config: Config) -> list[Directive]:
     """The hardened directives of the cleanup mode, before the config's overrides."""
-    out: list[Directive] = list(_COMMON)
+    out: list[Directive] = _common(config)
     out.append(("ReadWritePaths", " ".join(config.sandbox.read_write_paths)))
     read_only = read_only_paths(config)
     if read_only:
         out.append(("ReadOnlyPaths", " ".join(read_only)))
-    if config.cleanup.mode == "prune":
+    if config.cleanup.mode == "prune" and config.sysroot_readonly:
+        # No PrivateUsers=: in a user namespace of its own, the mounts the service inherits
+        # keep their read-only flag locked, and no capability there can clear it.
+        out.append(("CapabilityBoundingSet", REMOUNT_CAPABILITY))
+    elif config.cleanup.mode == "prune":
         # A prune opens the repo directly and needs no privilege beyond file access as root,
         # which root keeps inside a user namespace of its own.
         out.append(("CapabilityBoundingSet", ""))
         out.append(("PrivateUsers", "yes"))
+    elif config.sysroot_readonly:
+        out.append(("CapabilityBoundingSet", f"{FULL_CAPABILITIES} {REMOUNT_CAPABILITY}"))
     else:
         out.append(("CapabilityBoundingSet", FULL_CAPABILITIES))
     return out

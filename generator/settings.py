@@ -284,6 +284,18 @@ SETTINGS: tuple[Setting, ...] = (
         default_doc="SYSROOT/.cleanup",
     ),
     Setting(
+        "sysroot-readonly",
+        Choice("yes", "no"),
+        "no",
+        "yes: the OS mounts the sysroot read-only (ostree's `[sysroot] readonly=true`, the "
+        "default of Fedora Atomic desktops, CoreOS and bootc images). The cleanup then remounts "
+        "what it writes read-write in a private mount namespace of its own, as ostree does, "
+        "and its sandbox allows exactly that: CAP_SYS_ADMIN, a mount namespace and mount(2) "
+        "(helper backend only). There is no auto: the unit is rendered ahead of time, so it "
+        "would carry those privileges on every system. `mark` remounts the stamp's mount by "
+        "itself either way.",
+    ),
+    Setting(
         "finalize.unit",
         UnitName(".service"),
         "ostree-finalize-staged.service",

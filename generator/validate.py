@@ -125,6 +125,23 @@ def _cross_checks(
     A rule whose inputs already failed their own checks is skipped: one mistake, one message.
     """
     errors: list[ConfigError] = []
+    if (
+        values["sysroot-readonly"] == "yes"
+        and values["cleanup.backend"] == "ostree-cli"
+        and not failed & {"sysroot-readonly", "cleanup.backend"}
+    ):
+        at = _where(given, "sysroot-readonly", "cleanup.backend")
+        if at is not None:
+            errors.append(
+                ConfigError(
+                    at.mark,
+                    "sysroot-readonly",
+                    "the ostree-cli backend cannot clean a read-only sysroot: its touch and rm "
+                    "of the stamp run where the sysroot stays read-only, and `ostree prune` "
+                    "never remounts it",
+                    "use cleanup.backend: helper",
+                )
+            )
     if failed & {"sysroot", "stamp"}:
         return errors
     sysroot, stamp = values["sysroot"], values["stamp"]
@@ -186,6 +203,7 @@ def _assemble(v: dict[str, Any], origins: tuple[str, ...]) -> Config:
             wanted_by=v["install.wanted-by"], preset_priority=v["install.preset-priority"]
         ),
         sources=origins,
+        sysroot_readonly=v["sysroot-readonly"] == "yes",
     )
 
 

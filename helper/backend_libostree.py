@@ -36,7 +36,9 @@ def _glib_error_type() -> type[BaseException]:
     return err
 
 
-def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
+def clean(
+    mode: str, sysroot: str, repo: str, lock_timeout: float, sysroot_readonly: bool = False
+) -> Freed:
     ostree = load()
     from gi.repository import Gio
 
@@ -50,6 +52,8 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
         handle = ostree.Sysroot.new(Gio.File.new_for_path(sysroot))
     locked = False
     try:
+        if sysroot_readonly:
+            _opt_in_to_remount(handle)
 
         def try_lock() -> bool:
             _ok, acquired = handle.try_lock()
@@ -65,6 +69,26 @@ def clean(mode: str, sysroot: str, repo: str, lock_timeout: float) -> Freed:
     finally:
         if locked:
             handle.unlock()
+
+
+def _opt_in_to_remount(handle: Any) -> None:
+    """Let libostree remount /sysroot and /boot read-write itself where it writes them.
+
+    libostree does that only on a booted system, and only once told that the process has a
+    mount namespace of its own; /boot, which the helper leaves to it, may be read-only too.
+    The namespace is the helper's own (private, so nothing propagates back), entered here if
+    no remount entered it yet. Not initialize_with_mount_namespace: it would only add an
+    unshare that is done already, after reading /proc/1/ns/mnt, which ProtectProc= hides.
+    """
+    from . import remount
+
+    try:
+        remount.enter_private_namespace()
+    except remount.RemountError as e:
+        raise HelperError(
+            str(e.strerror), "the cleanup service needs the mount namespace and mount(2)"
+        ) from e
+    handle.set_mount_namespace_in_use()
 
 
 def _full(ostree: Any, handle: Any, sysroot: str, repo: str) -> Freed:

@@ -7,6 +7,7 @@ gives up and removes the stamp instead of costing every boot forever.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from typing import Any
@@ -32,6 +33,7 @@ class Options:
         lock_timeout: float,
         backend: str,
         ostree: str,
+        sysroot_readonly: bool = False,
     ) -> None:
         self.sysroot = sysroot
         self.stamp_path = stamp_path
@@ -41,6 +43,7 @@ class Options:
         self.lock_timeout = lock_timeout
         self.backend = backend
         self.ostree = ostree
+        self.sysroot_readonly = sysroot_readonly
 
     @property
     def repo(self) -> str:
@@ -63,7 +66,9 @@ def _clean(opts: Options) -> Freed:
                 f"libostree is not usable from Python ({e}); falling back to the ostree command"
             )
         else:
-            return backend_libostree.clean(opts.mode, opts.sysroot, opts.repo, opts.lock_timeout)
+            return backend_libostree.clean(
+                opts.mode, opts.sysroot, opts.repo, opts.lock_timeout, opts.sysroot_readonly
+            )
     from . import backend_cli
 
     return backend_cli.clean(opts.mode, opts.sysroot, opts.repo, opts.lock_timeout, opts.ostree)
@@ -106,6 +111,8 @@ def run_cleanup(opts: Options) -> int:
     if not stamp.exists(opts.stamp_path):
         log.info(f"no stamp at {opts.stamp_path}: nothing to clean up")
         return 0
+    if opts.sysroot_readonly:
+        _remount_writable(opts)
     # Two cleanups at once (a manual run beside the unit) take turns: the second one then finds
     # the stamp gone instead of raising its attempt count for work that is already done.
     guard = DirectoryLock(os.path.dirname(opts.stamp_path))
@@ -114,6 +121,39 @@ def run_cleanup(opts: Options) -> int:
         return _run_locked(opts)
     finally:
         guard.release()
+
+
+def _remount_writable(opts: Options) -> None:
+    """Make what the cleanup writes writable in a private mount namespace of this process.
+
+    Everything after this (the attempt count, libostree, the stamp's removal) runs in the same
+    process and so in that namespace, where the sysroot's mount is read-write.
+    """
+    from . import remount
+
+    paths = [os.path.dirname(opts.stamp_path), os.path.join(opts.sysroot, "ostree"), opts.repo]
+    if opts.mode == "full":
+        paths.append(os.path.join(opts.sysroot, "boot"))
+    try:
+        points = remount.make_writable([p for p in paths if os.path.isdir(p)])
+    except remount.RemountError as e:
+        raise HelperError(
+            f"the sysroot is mounted read-only and {e.strerror}",
+            "the cleanup service needs CAP_SYS_ADMIN, the mount namespace and mount(2); "
+            "render it again with sysroot-readonly: yes and keep those allowed",
+        ) from e
+    for point in points:
+        log.info(f"remounted {point} read-write in a private mount namespace of this process")
+
+
+_READ_ONLY_HINT = (
+    "the sysroot is mounted read-only (ostree's sysroot.readonly): set sysroot-readonly: yes "
+    "in the config, so that the cleanup remounts it in a mount namespace of its own"
+)
+
+
+def _stamp_hint(e: OSError, default: str) -> str:
+    return _READ_ONLY_HINT if e.errno == errno.EROFS else default
 
 
 def _run_locked(opts: Options) -> int:
@@ -139,8 +179,11 @@ def _run_locked(opts: Options) -> int:
     except OSError as e:
         raise HelperError(
             f"cannot update the stamp {opts.stamp_path}: {e.strerror}",
-            "its directory must be writable by the cleanup service, or the cleanup would "
-            "repeat at every boot",
+            _stamp_hint(
+                e,
+                "its directory must be writable by the cleanup service, or the cleanup would "
+                "repeat at every boot",
+            ),
         ) from e
 
     log.debug(f"cleanup attempt {attempt} of {opts.max_attempts}, mode {opts.mode}")
@@ -171,7 +214,7 @@ def _run_locked(opts: Options) -> int:
     except OSError as e:
         raise HelperError(
             f"cleanup succeeded but the stamp {opts.stamp_path} cannot be removed: {e.strerror}",
-            "its directory must be writable by the cleanup service",
+            _stamp_hint(e, "its directory must be writable by the cleanup service"),
         ) from e
     return 0
 

@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument(
         "--ostree", default="ostree", help="the ostree command for the ostree-cli backend"
     )
+    cleanup.add_argument(
+        "--sysroot-readonly",
+        action="store_true",
+        help="the OS mounts the sysroot read-only (ostree's sysroot.readonly): remount what "
+        "the cleanup writes read-write in a private mount namespace of this process "
+        "(needs CAP_SYS_ADMIN)",
+    )
 
     status = sub.add_parser("status", help="show the stamp and the last cleanup's result")
     common(status)
@@ -165,6 +172,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 lock_timeout=args.lock_timeout,
                 backend=args.backend,
                 ostree=args.ostree,
+                sysroot_readonly=args.sysroot_readonly,
             )
         )
     from .status import run_status

@@ -50,6 +50,34 @@ def _hint_for(err: OSError) -> str:
     return "check that the stamp's directory is writable"
 
 
+def _writable(stamp_path: str) -> None:
+    """Remount the stamp's mount read-write in a private namespace when the OS mounts it
+    read-only (ostree's `sysroot.readonly`), as ostree's own finalize-staged does; the finalize
+    unit runs as root with CAP_SYS_ADMIN, so this works without any setting."""
+    directory = os.path.dirname(stamp_path)
+    try:
+        if not os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return
+    except OSError:
+        return  # the write reports a missing directory, with its hint
+    # ctypes costs milliseconds at shutdown: imported only for a read-only mount.
+    from . import remount
+
+    try:
+        points = remount.make_writable([directory])
+    except remount.RemountError as e:
+        raise HelperError(
+            f"cannot write the stamp {stamp_path}: {os.strerror(errno.EROFS)}",
+            f"the filesystem is mounted read-only and {e.strerror}; mark remounts it only "
+            "as root with CAP_SYS_ADMIN, in a mount namespace of its own",
+        ) from e
+    for point in points:
+        log.info(
+            f"{point} is mounted read-only: remounted it read-write in a private mount "
+            "namespace of this process (the system's mount stays read-only)"
+        )
+
+
 def run_mark(
     sysroot: str, stamp_path: str, boot: str | None, lock_timeout: float = LOCK_WAIT_SECONDS
 ) -> int:
@@ -98,6 +126,7 @@ def _write_mark(stamp_path: str, deployment: str | None) -> int:
     # succeed, and resetting would let a broken cleanup retry forever on a often-updated system.
     new.attempts = previous.attempts if previous else 0
 
+    _writable(stamp_path)
     try:
         stamp.write(stamp_path, new)
     except OSError as e:

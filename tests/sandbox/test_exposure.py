@@ -17,6 +17,7 @@ import pytest
 from ostree_autocleanup.generator import directives
 from ostree_autocleanup.generator.load import load_config
 from ostree_autocleanup.generator.render import render_units
+from ostree_autocleanup.generator.verify import default_max_exposure
 
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
@@ -33,6 +34,13 @@ FULL_FINDINGS = {
     "RootDirectory=/RootImage=",
 }
 PRUNE_FINDINGS = {"User=/DynamicUser=", "DeviceAllow=", "RootDirectory=/RootImage="}
+# sysroot-readonly: yes adds exactly what a remount in a namespace of the helper's own takes.
+REMOUNT_FINDINGS = {
+    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    "RestrictNamespaces=~mnt",
+    "SystemCallFilter=~@mount",
+}
+READONLY_SCORE = {"full": 1.6, "prune": 1.3}
 
 
 def security(tmp_path: Path, config_text: str) -> tuple[float, set[str]]:
@@ -70,9 +78,28 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_shipped_examples_meet_the_target_of_their_mode(tmp_path: Path, example: Path) -> None:
-    mode = load_config([str(example)]).cleanup.mode
+    config = load_config([str(example)])
     score, _findings = security(tmp_path, example.read_text())
-    assert score <= TARGET[mode]
+    assert score <= default_max_exposure(config)
+    if not config.sysroot_readonly:
+        assert score <= TARGET[config.cleanup.mode]
+
+
+@pytest.mark.parametrize("mode", ["full", "prune"])
+def test_a_read_only_sysroot_adds_only_the_remount(tmp_path: Path, mode: str) -> None:
+    plain, plain_findings = security(tmp_path, f"version: 1\ncleanup:\n  mode: {mode}\n")
+    score, findings = security(
+        tmp_path, f"version: 1\nsysroot-readonly: yes\ncleanup:\n  mode: {mode}\n"
+    )
+    assert score == READONLY_SCORE[mode]
+    assert plain < score <= default_max_exposure(load_config([str(tmp_path / "config.yaml")]))
+    # Prune mode also loses its user namespace: the read-only flag is locked inside one.
+    extra = {"PrivateUsers="} if mode == "prune" else set()
+    assert findings - plain_findings == REMOUNT_FINDINGS | extra
+    # Nothing else widened: every other finding is the mode's usual one.
+    assert findings - REMOUNT_FINDINGS - extra <= (
+        FULL_FINDINGS if mode == "full" else PRUNE_FINDINGS
+    )
 
 
 def test_prune_mode_is_at_the_floor_of_a_root_service(tmp_path: Path) -> None:
