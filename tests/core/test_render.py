@@ -122,3 +122,31 @@ def test_preset_priority_names_the_files(tmp_path: Path) -> None:
         "usr/lib/systemd/system/ostree-autocleanup.service",
         "usr/lib/systemd/system/ostree-finalize-staged.service.d/07-ostree-autocleanup.conf",
     ]
+
+
+def _service(tmp_path: Path, text: str) -> dict[str, list[str]]:
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(text)
+    files = render(load_config([str(config_file)]))
+    return directives(files["usr/lib/systemd/system/ostree-autocleanup.service"])
+
+
+def test_sysroot_readonly_adds_the_flag_and_only_the_remount_allowances(tmp_path: Path) -> None:
+    for mode, caps, users in (
+        ("full", "CAP_SYS_PTRACE CAP_LINUX_IMMUTABLE", None),
+        ("prune", "", ["yes"]),
+    ):
+        plain = _service(tmp_path, f"version: 1\ncleanup:\n  mode: {mode}\n")
+        ours = _service(tmp_path, f"version: 1\nsysroot-readonly: yes\ncleanup:\n  mode: {mode}\n")
+        assert ours["ExecStart"] == [plain["ExecStart"][0] + " --sysroot-readonly"]
+        assert plain["RestrictNamespaces"] == ["yes"]
+        assert ours["RestrictNamespaces"] == ["mnt"]
+        assert ours["SystemCallFilter"] == [*plain["SystemCallFilter"], "mount"]
+        assert plain["CapabilityBoundingSet"] == [caps]
+        assert ours["CapabilityBoundingSet"] == [f"{caps} CAP_SYS_ADMIN".strip()]
+        assert plain.get("PrivateUsers") == users
+        assert "PrivateUsers" not in ours
+        changed = {"ExecStart", "RestrictNamespaces", "SystemCallFilter", "CapabilityBoundingSet"}
+        for key in set(plain) | set(ours):
+            if key not in changed | {"PrivateUsers"}:
+                assert ours.get(key) == plain.get(key), key
