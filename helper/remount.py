@@ -94,7 +94,10 @@ def enter_private_namespace() -> None:
     if libc.unshare(CLONE_NEWNS) != 0:
         _raise_errno("cannot create a private mount namespace (unshare)")
     _private_namespace = True
-    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+    # In a chroot, / need not be a mount point (EINVAL); make_writable then makes each mount
+    # it changes private on its own.
+    failed = libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0
+    if failed and ctypes.get_errno() != errno.EINVAL:
         _raise_errno("cannot make the mounts of the private namespace private")
 
 
@@ -112,6 +115,8 @@ def make_writable(paths: list[str]) -> list[str]:
         point = mount_point(path)
         if point in done:
             continue
+        if _libc().mount(None, point.encode(), None, MS_REC | MS_PRIVATE, None) != 0:
+            _raise_errno(f"cannot make {point} private in the private mount namespace")
         flags = MS_REMOUNT | MS_BIND
         current = os.statvfs(point).f_flag
         for st_flag, ms_flag in _KEPT_FLAGS:

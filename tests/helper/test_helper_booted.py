@@ -70,3 +70,55 @@ def test_cleanup_on_the_booted_system_keeps_the_staged_deployment(
     assert int(match.group(1)) == expected_freed
     assert not (ours.path / ".cleanup").exists()
     assert sr.fsck(ours.repo).returncode == 0
+
+
+# As _SCRIPT, with the booted system's /sysroot mounted read-only after staging, as
+# ostree-prepare-root mounts it with sysroot.readonly; the script's namespace is the host.
+_READ_ONLY_SCRIPT = r"""
+mount -t tmpfs tmpfs "$D/tmp"
+mkdir -p "$D/tmp/py/ostree_autocleanup/helper"
+mount --bind "$1" "$D/tmp/py/ostree_autocleanup/helper"
+chroot "$D" ostree admin deploy --stage --os="$OS" testos/stable
+mount -o remount,bind,ro "$D/sysroot"
+if touch "$D/sysroot/.probe" 2>/dev/null; then echo "sysroot-writable-before"; fi
+rc=0
+chroot "$D" env PYTHONPATH=/tmp/py PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 \
+    -m ostree_autocleanup.helper cleanup --sysroot /sysroot --mode full --backend libostree \
+    --state-dir /tmp/state --sysroot-readonly || rc=$?
+echo "helper-rc=$rc"
+if touch "$D/sysroot/.probe" 2>/dev/null; then echo "sysroot-writable-after"; fi
+chroot "$D" ostree admin status
+"""
+
+
+def test_cleanup_on_a_booted_read_only_sysroot(fixtures_dir: Path, scratch: Path) -> None:
+    need_root()
+    need_ostree()
+    reason = sr.staging_unavailable()
+    if reason:
+        pytest.skip(reason)
+    if gi_unavailable():
+        pytest.skip(str(gi_unavailable()))
+    source = built(fixtures_dir, "cheap", n_files=300, file_size=100)
+    theirs = sr.copy_sysroot(source, scratch / "theirs")
+    before = sr.repo_usage(theirs.repo).objects
+    sr.ostree("admin", "cleanup", "--sysroot=" + str(theirs.path))
+    expected_freed = before - sr.repo_usage(theirs.repo).objects
+
+    ours = sr.copy_sysroot(source, scratch / "ours")
+    booted = sr.refs(ours.repo)[sr.BRANCH]
+    update = sr.commit_tree(ours.repo, sr.BRANCH, sr.write_tree(scratch / "tree4", "4", n_files=50))
+    (ours.path / ".cleanup").write_text("attempts=0\n")
+
+    result = sr.run_booted(ours, booted, _READ_ONLY_SCRIPT, str(HELPER_SOURCE))
+    assert result.returncode == 0, result.stderr
+    assert "helper-rc=0" in result.stdout, result.stdout + result.stderr
+    assert "sysroot-writable" not in result.stdout
+    assert "remounted /sysroot read-write in a private mount namespace" in result.stderr
+    # libostree, told of the namespace, still found the booted and the staged deployment.
+    assert re.search(rf"testos {update}\.\d+ \(staged\)", result.stdout), result.stdout
+    match = re.search(r"freed (\d+) objects", result.stderr)
+    assert match, result.stderr
+    assert int(match.group(1)) == expected_freed
+    assert not (ours.path / ".cleanup").exists()
+    assert sr.fsck(ours.repo).returncode == 0
