@@ -10,14 +10,17 @@ allows, gets the cleanup through. Each allowance is taken away in turn to show i
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ostree_autocleanup.generator.render import render_units
 from support.manager import UserManager
 from support.service_case import Case, Reference, make_config, run_service, skip_unless_helper
+from support.upstream import finalize_unit
 
 pytestmark = [pytest.mark.root, pytest.mark.manager]
 
@@ -114,3 +117,52 @@ def test_each_allowance_is_needed(
     assert "the sysroot is mounted read-only and" in outcome.log, outcome.log
     assert case.stamp.read_text() == ""
     assert case.objects() == reference.before
+
+
+def _upstream_finalize_unit() -> str:
+    """Debian's ostree-finalize-staged.service with its sandbox as shipped; only what needs a
+    booted system goes: the condition, the mount dependencies, and ostree's own command, which
+    /bin/true stands in for (it succeeded, so the drop-in's line runs after it)."""
+    path = finalize_unit()
+    if path is None:
+        pytest.skip("the upstream ostree units could not be had (apt-get download ostree-boot)")
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith(("ConditionPathExists=", "RequiresMountsFor=")):
+            continue
+        if line.startswith("ExecStop="):
+            line = "ExecStop=/bin/true"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_mark_under_the_upstream_finalize_unit_writes_through_a_read_only_mount(
+    manager: UserManager, case: Case, tmp_path: Path
+) -> None:
+    skip_unless_helper()
+    config = make_config(tmp_path, case, "full", "helper", READONLY)
+    unit = config.finalize.unit
+    manager.install_unit(unit, _upstream_finalize_unit())
+    dropin = f"{unit}.d/{config.dropin_name}"
+    manager.install_unit(dropin, render_units(config)[dropin])
+    case.stamp.unlink()
+    log = Path(manager.workdir) / f"{unit}.log"
+    try:
+        with read_only_mount(manager, case.sysroot_seen):
+            assert manager.start(unit).result == "success"
+            manager.systemctl("stop", unit)
+            still_read_only = subprocess.run(
+                manager.client(["touch", f"{case.sysroot_seen}/.probe"]),
+                capture_output=True,
+                check=False,
+            )
+    finally:
+        (Path(manager.unit_dir) / unit).unlink()
+        shutil.rmtree(Path(manager.unit_dir) / f"{unit}.d")
+        manager.reload()
+
+    output = log.read_text()
+    assert f"{case.sysroot_seen} is mounted read-only: remounted it read-write" in output
+    assert "cleanup runs at the next boot" in output
+    assert "marked=" in case.stamp.read_text()
+    assert still_read_only.returncode != 0, "the remount must not leak out of the helper"
