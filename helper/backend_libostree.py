@@ -86,7 +86,8 @@ def _opt_in_to_remount(handle: Any) -> None:
         remount.enter_private_namespace()
     except remount.RemountError as e:
         raise HelperError(
-            str(e.strerror), "the cleanup service needs the mount namespace and mount(2)"
+            f"cannot make the read-only sysroot writable: {e.strerror}",
+            "the cleanup service needs the mount namespace and mount(2)",
         ) from e
     handle.set_mount_namespace_in_use()
 

@@ -137,11 +137,13 @@ def _remount_writable(opts: Options) -> None:
     try:
         points = remount.make_writable([p for p in paths if os.path.isdir(p)])
     except remount.RemountError as e:
-        raise HelperError(
-            f"the sysroot is mounted read-only and {e.strerror}",
-            "the cleanup service needs CAP_SYS_ADMIN, the mount namespace and mount(2); "
-            "render it again with sysroot-readonly: yes and keep those allowed",
-        ) from e
+        hint = ""
+        if remount.needs_privilege(e):
+            hint = (
+                "the cleanup service needs CAP_SYS_ADMIN, the mount namespace and mount(2): "
+                "render it with sysroot-readonly: yes and keep those allowed"
+            )
+        raise HelperError(f"cannot make the read-only sysroot writable: {e.strerror}", hint) from e
     for point in points:
         log.info(f"remounted {point} read-write in a private mount namespace of this process")
 

@@ -66,10 +66,11 @@ def _writable(stamp_path: str) -> None:
     try:
         points = remount.make_writable([directory])
     except remount.RemountError as e:
+        hint = f"its mount is read-only and remounting it privately failed: {e.strerror}"
+        if remount.needs_privilege(e):
+            hint += "; that takes root with CAP_SYS_ADMIN"
         raise HelperError(
-            f"cannot write the stamp {stamp_path}: {os.strerror(errno.EROFS)}",
-            f"the filesystem is mounted read-only and {e.strerror}; mark remounts it only "
-            "as root with CAP_SYS_ADMIN, in a mount namespace of its own",
+            f"cannot write the stamp {stamp_path}: {os.strerror(errno.EROFS)}", hint
         ) from e
     for point in points:
         log.info(

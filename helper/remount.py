@@ -42,13 +42,24 @@ class RemountError(OSError):
     """The mount could not be made writable; the message says why, in one sentence."""
 
 
+_LIBC: ctypes.CDLL | None = None
+
+
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _LIBC
 
 
 def _raise_errno(what: str) -> None:
     code = ctypes.get_errno()
     raise RemountError(code, f"{what}: {os.strerror(code)}")
+
+
+def needs_privilege(error: OSError) -> bool:
+    """True when the remount failed for want of a privilege (not a read-only filesystem)."""
+    return error.errno in (errno.EPERM, errno.EACCES)
 
 
 def is_read_only(path: str) -> bool:
@@ -115,14 +126,15 @@ def make_writable(paths: list[str]) -> list[str]:
         point = mount_point(path)
         if point in done:
             continue
-        if _libc().mount(None, point.encode(), None, MS_REC | MS_PRIVATE, None) != 0:
+        target = os.fsencode(point)
+        if _libc().mount(None, target, None, MS_REC | MS_PRIVATE, None) != 0:
             _raise_errno(f"cannot make {point} private in the private mount namespace")
         flags = MS_REMOUNT | MS_BIND
         current = os.statvfs(point).f_flag
         for st_flag, ms_flag in _KEPT_FLAGS:
             if current & st_flag:
                 flags |= ms_flag
-        if _libc().mount(None, point.encode(), None, flags, None) != 0:
+        if _libc().mount(None, target, None, flags, None) != 0:
             _raise_errno(f"cannot remount {point} read-write")
         if is_read_only(path):
             raise RemountError(

@@ -151,6 +151,9 @@ def test_mark_on_a_full_or_read_only_filesystem(
     assert len(errors) == 1, result.stderr
     reason = "No space left on device" if kind == "full" else "Read-only file system"
     assert f"error: cannot write the stamp {mnt}/.cleanup: {reason}" in errors[0]
+    if kind == "read-only":
+        # The tmpfs itself is read-only, not only its mount: mark leaves a filesystem alone.
+        assert "the filesystem itself is read-only" in errors[0]
     assert "Traceback" not in result.stderr
 
 

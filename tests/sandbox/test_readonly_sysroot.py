@@ -114,7 +114,8 @@ def test_each_allowance_is_needed(
 
     assert not outcome.succeeded, outcome
     print("LOG", mode, outcome.log)
-    assert "the sysroot is mounted read-only and" in outcome.log, outcome.log
+    assert "cannot make the read-only sysroot writable: " in outcome.log, outcome.log
+    assert "render it with sysroot-readonly: yes and keep those allowed" in outcome.log
     assert case.stamp.read_text() == ""
     assert case.objects() == reference.before
 
