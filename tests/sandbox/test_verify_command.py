@@ -64,6 +64,35 @@ def test_a_good_config_passes_with_its_score(
     assert f"drop-in checked against {upstream_unit}" in out
 
 
+@pytest.mark.parametrize(
+    ("mode", "score", "maximum"), [("full", "1.6", "1.8"), ("prune", "1.3", "1.4")]
+)
+def test_a_read_only_sysroot_passes_with_its_own_default_maximum(
+    tmp_path: Path,
+    upstream_unit: str,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    score: str,
+    maximum: str,
+) -> None:
+    status, _ = verify(tmp_path, f"  mode: {mode}\nsysroot-readonly: yes\n", upstream=upstream_unit)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert f"exposure: {score} " in out
+    assert f"(max {maximum}: ok)" in out
+    # The plain mode's maximum still applies to it when asked for.
+    plain = "1.2" if mode == "full" else "0.6"
+    status, _ = verify(
+        tmp_path,
+        f"  mode: {mode}\nsysroot-readonly: yes\n",
+        "--max-exposure",
+        plain,
+        upstream=upstream_unit,
+    )
+    assert status == 1
+    assert f"(max {plain}: too high)" in capsys.readouterr().out
+
+
 def test_an_override_above_the_maximum_fails(
     tmp_path: Path, upstream_unit: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
