@@ -17,6 +17,11 @@ shutdown and boot paths stay cheap. The pieces:
   PyGObject or the OSTree typelib, the same through the `ostree` command (backend_cli.py).
   Success removes the stamp; failure keeps it; after max-attempts the stamp is removed and an
   error says the helper gave up. The result goes to STATE_DIR/last-cleanup.json (state.py).
+- A read-only sysroot (ostree's `sysroot.readonly`; remount.py): `mark` bind-remounts the
+  stamp's mount read-write in a private mount namespace of its own whenever it is read-only
+  (the finalize unit runs as root); `cleanup --sysroot-readonly` does the same for the stamp's
+  and the repo's mounts before it touches anything, and tells libostree it may remount /boot.
+  The system's mounts stay read-only; a filesystem that is itself read-only is left alone.
 - `status` (status.py): the stamp, its attempts and the last result, as text or JSON.
 
 Exit status: 0 done (or nothing to do), 1 the work failed, 2 bad usage. Log lines (log.py)
