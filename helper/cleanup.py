@@ -150,7 +150,8 @@ def _remount_writable(opts: Options) -> None:
 
 _READ_ONLY_HINT = (
     "the sysroot is mounted read-only (ostree's sysroot.readonly): set sysroot-readonly: yes "
-    "in the config, so that the cleanup remounts it in a mount namespace of its own"
+    "in the config (the helper's --sysroot-readonly), so that the cleanup remounts it in a "
+    "mount namespace of its own"
 )
 
 
