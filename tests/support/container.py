@@ -1,0 +1,617 @@
+"""A real ostree-booted Debian 12 with systemd as PID 1, under systemd-nspawn.
+
+Three layers, each cheap once the first exists:
+- a debootstrap rootfs, already shaped for OSTree (``/etc`` in ``usr/etc``, empty ``/var``, a
+  dummy kernel), cached outside the repository and keyed by everything that went into it;
+- an OSTree sysroot in a loop-mounted ext4 image (``OstreeImage``), whose base commit is that
+  rootfs; every scenario gets its own image, so nothing a test does reaches the host's disk;
+- a container booted from a deployment directory (``Container``), picked the way a bootloader
+  picks it, so that ostree inside recognises the booted deployment and ``deploy --stage`` works.
+
+Every container runs nspawn as PID 1 of its own PID namespace under ``setpriv --pdeathsig KILL``:
+killing that namespace is a power cut (no stop jobs run), and a test process that dies for any
+reason takes its containers with it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+SUITE = "bookworm"
+VARIANT = "minbase"
+# What the project needs at runtime inside the image: the helper (python3 + libostree through
+# gi) and the generator's cold path (yaml, jinja2).
+ROOTFS_PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "ostree",
+    "ostree-boot",
+    "python3",
+    "python3-gi",
+    "gir1.2-ostree-1.0",
+    "python3-yaml",
+    "python3-jinja2",
+)
+# Bump when the way the rootfs is shaped for OSTree changes: the cache key includes it.
+LAYOUT_VERSION = 1
+DEFAULT_CACHE_DIR = "/var/cache/ostree-autocleanup-tests"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+OS_NAME = "testos"
+KERNEL_VERSION = "6.1.0-e2e"
+BASE_REF = f"{OS_NAME}/base"
+IMAGE_SIZE = 4 * 1024 * 1024 * 1024
+
+REQUIRED_TOOLS = (
+    "debootstrap",
+    "systemd-nspawn",
+    "unshare",
+    "setpriv",
+    "nsenter",
+    "mkfs.ext4",
+    "mount",
+    "umount",
+    "ostree",
+)
+
+# The host-side environment for commands run inside a container: nothing of the test runner's
+# PATH (a pyenv shim, a venv) makes sense in there.
+CONTAINER_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "SYSTEMD_PAGER": "",
+    "SYSTEMD_COLORS": "0",
+    "TERM": "dumb",
+}
+
+
+class ContainerError(RuntimeError):
+    """A container did not boot, did not stop, or a command in it failed."""
+
+
+def unavailable_reason() -> str | None:
+    """Why containers cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "booting containers and mounting images needs root"
+    for tool in REQUIRED_TOOLS:
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install systemd-container debootstrap ostree)"
+    if not os.path.exists("/dev/loop-control"):
+        return "no loop devices (/dev/loop-control is missing) to mount the sysroot image"
+    return None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("OSTREE_AUTOCLEANUP_E2E_CACHE", DEFAULT_CACHE_DIR))
+
+
+def debian_mirror() -> str:
+    """The Debian mirror the host itself uses, so that CI and offline mirrors keep working."""
+    override = os.environ.get("OSTREE_AUTOCLEANUP_E2E_MIRROR")
+    if override:
+        return override
+    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    if deb822.exists():
+        for stanza in deb822.read_text().split("\n\n"):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                key, sep, value = line.partition(":")
+                if sep and not line.startswith((" ", "#")):
+                    fields[key.strip()] = value.strip()
+            if SUITE in fields.get("Suites", "").split() and fields.get("URIs"):
+                return fields["URIs"].split()[0]
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+                return words[1]
+    return DEFAULT_MIRROR
+
+
+def rootfs_key(packages: Sequence[str] = ROOTFS_PACKAGES) -> str:
+    recipe = {
+        "suite": SUITE,
+        "variant": VARIANT,
+        "packages": sorted(packages),
+        "layout": LAYOUT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as mountinfo:
+        for line in mountinfo:
+            target = line.split()[4].replace("\\040", " ")
+            if target == str(path) or target.startswith(prefix):
+                found.append(target)
+    return found
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree that may hold mounts (an interrupted debootstrap leaves some)."""
+    for target in reversed(_mounts_under(path)):
+        subprocess.run(["umount", "-l", target], check=False)
+    if path.exists():
+        subprocess.run(["chattr", "-R", "-i", str(path)], check=False, capture_output=True)
+        shutil.rmtree(path)
+
+
+def cached_rootfs(packages: Sequence[str] = ROOTFS_PACKAGES) -> Path:
+    """The OSTree-shaped Debian rootfs, built once per recipe and then reused.
+
+    Built in a temporary directory next to its final place and renamed into it, so a build that
+    is interrupted never leaves something that looks complete.
+    """
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    key = rootfs_key(packages)
+    final = cache / f"rootfs-{key}"
+    if final.is_dir():
+        return final
+    with _locked(cache / f"rootfs-{key}.lock"):
+        if final.is_dir():
+            return final
+        for stale in cache.glob(f"rootfs-{key}.tmp-*"):
+            remove_tree(stale)
+        building = cache / f"rootfs-{key}.tmp-{os.getpid()}"
+        try:
+            _debootstrap(building, packages)
+            _shape_for_ostree(building)
+            os.rename(building, final)
+        finally:
+            if building.exists():
+                remove_tree(building)
+    return final
+
+
+def _debootstrap(target: Path, packages: Sequence[str]) -> None:
+    log = target.with_name(target.name + ".log")
+    with open(log, "w") as out:
+        result = subprocess.run(
+            [
+                "debootstrap",
+                f"--variant={VARIANT}",
+                "--include=" + ",".join(packages),
+                SUITE,
+                str(target),
+                debian_mirror(),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        tail = log.read_text().splitlines()[-15:]
+        raise ContainerError("debootstrap failed:\n" + "\n".join(tail))
+    log.unlink()
+
+
+def _shape_for_ostree(root: Path) -> None:
+    """Turn a plain rootfs into what an OSTree commit of an OS looks like."""
+    usr_etc = root / "usr" / "etc"
+    os.rename(root / "etc", usr_etc)
+    # The machine is told apart by nspawn; one baked-in id would be shared by every container.
+    (usr_etc / "machine-id").write_text("")
+    # /var belongs to the deployment's stateful var, and ostree cannot commit device nodes.
+    for name in ("var", "dev", "run", "tmp", "proc", "sys"):
+        shutil.rmtree(root / name)
+        (root / name).mkdir()
+    os.chmod(root / "tmp", 0o1777)
+    modules = root / "usr" / "lib" / "modules" / KERNEL_VERSION
+    modules.mkdir(parents=True)
+    # ostree only needs non-empty files to find a kernel and put it in /boot.
+    (modules / "vmlinuz").write_text("not a kernel\n")
+    (modules / "initramfs.img").write_text("not an initramfs\n")
+    (root / "sysroot").mkdir()
+    os.symlink("sysroot/ostree", root / "ostree")
+    # On hardware the initramfs creates this; ostree takes it to mean "booted from a deployment".
+    (root / "usr" / "lib" / "tmpfiles.d" / "ostree-booted-e2e.conf").write_text(
+        "f /run/ostree-booted 0644 root root -\n"
+    )
+
+
+def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(args), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ContainerError(
+            f"{' '.join(args)} exited {result.returncode}: {result.stderr.strip()}"
+        )
+    return result
+
+
+# Everything still running or mounted when the interpreter exits is stopped or unmounted then,
+# so an interrupted test run never leaves a container or a loop mount behind.
+_LIVE_CONTAINERS: set[Container] = set()
+_LIVE_IMAGES: set[OstreeImage] = set()
+
+
+@atexit.register
+def _stop_everything() -> None:
+    for container in list(_LIVE_CONTAINERS):
+        container.kill()
+    for image in list(_LIVE_IMAGES):
+        image.close()
+
+
+class OstreeImage:
+    """An OSTree sysroot on a loop-mounted ext4 image file, with the base OS committed."""
+
+    def __init__(self, image: Path, mountpoint: Path) -> None:
+        self.image = image
+        self.sysroot = mountpoint
+        self.mounted = False
+
+    @classmethod
+    def create(cls, workdir: Path, rootfs: Path) -> OstreeImage:
+        workdir.mkdir(parents=True, exist_ok=True)
+        image = cls(workdir / "sysroot.img", workdir / "sysroot")
+        with open(image.image, "wb") as sparse:
+            sparse.truncate(IMAGE_SIZE)
+        _run(["mkfs.ext4", "-q", "-F", "-L", "sysroot", str(image.image)])
+        image.mount()
+        try:
+            image.ostree("admin", "init-fs", str(image.sysroot))
+            image.ostree("admin", "os-init", f"--sysroot={image.sysroot}", OS_NAME)
+            image.ostree(
+                f"--repo={image.repo}",
+                "commit",
+                f"--branch={BASE_REF}",
+                f"--tree=dir={rootfs}",
+                "--subject=base OS",
+            )
+        except BaseException:
+            image.close()
+            raise
+        return image
+
+    @property
+    def repo(self) -> Path:
+        return self.sysroot / "ostree" / "repo"
+
+    @property
+    def var(self) -> Path:
+        return self.sysroot / "ostree" / "deploy" / OS_NAME / "var"
+
+    def mount(self) -> None:
+        self.sysroot.mkdir(exist_ok=True)
+        _run(["mount", "-o", "loop", str(self.image), str(self.sysroot)])
+        self.mounted = True
+        _LIVE_IMAGES.add(self)
+
+    def unmount(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", str(self.sysroot)], check=False)
+            if _mounts_under(self.sysroot):
+                subprocess.run(["umount", "-l", str(self.sysroot)], check=False)
+            self.mounted = False
+        _LIVE_IMAGES.discard(self)
+
+    def close(self) -> None:
+        """Unmount and delete the image (deployments are chattr +i, the image file is not)."""
+        self.unmount()
+        with contextlib.suppress(FileNotFoundError):
+            self.image.unlink()
+
+    def __enter__(self) -> OstreeImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def copy(self, workdir: Path) -> OstreeImage:
+        """A mounted copy of this image taken while it is unmounted, so it is consistent."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.unmount()
+        try:
+            copy = OstreeImage(workdir / "sysroot.img", workdir / "sysroot")
+            _run(["cp", "--sparse=always", str(self.image), str(copy.image)])
+        finally:
+            self.mount()
+        copy.mount()
+        return copy
+
+    def ostree(self, *args: str) -> str:
+        return _run(["ostree", *args]).stdout.strip()
+
+    def commit(self, branch: str, trees: Sequence[str], subject: str) -> str:
+        """Commit layered trees (``ref=REF`` or ``dir=DIR``), the last one winning, on branch."""
+        return self.ostree(
+            f"--repo={self.repo}",
+            "commit",
+            f"--branch={branch}",
+            "--link-checkout-speedup",
+            f"--subject={subject}",
+            *(f"--tree={tree}" for tree in trees),
+        )
+
+    def checkout(self, ref: str, dest: Path) -> None:
+        """A hardlink checkout in the image: change it only by replacing files, never in place."""
+        self.ostree(f"--repo={self.repo}", "checkout", "-H", ref, str(dest))
+
+    def deploy(self, ref: str) -> None:
+        """Deploy offline, the way an image builder does; the previous default stays as rollback."""
+        self.ostree("admin", "deploy", f"--sysroot={self.sysroot}", f"--os={OS_NAME}", ref)
+
+    def objects(self) -> set[str]:
+        """Every object in the repo, as CHECKSUM.TYPE."""
+        found = set()
+        objects = self.repo / "objects"
+        for prefix in os.listdir(objects):
+            for name in os.listdir(objects / prefix):
+                found.add(prefix + name)
+        return found
+
+    def boot_entries(self) -> list[dict[str, str]]:
+        entries = []
+        for conf in sorted((self.sysroot / "boot" / "loader" / "entries").glob("*.conf")):
+            fields = {}
+            for line in conf.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                fields[key] = value.strip()
+            entries.append(fields)
+        return entries
+
+    def next_boot(self) -> Path:
+        """The deployment a bootloader boots: the newest entry's ``ostree=`` path."""
+        entries = self.boot_entries()
+        if not entries:
+            raise ContainerError(f"no boot loader entries in {self.sysroot}/boot/loader/entries")
+        newest = max(entries, key=lambda entry: int(entry.get("version", "0")))
+        match = re.search(r"(?:^|\s)ostree=(\S+)", newest.get("options", ""))
+        if match is None:
+            raise ContainerError(f"no ostree= in the newest boot entry: {newest}")
+        deployment = Path(os.path.realpath(str(self.sysroot) + match.group(1)))
+        if not deployment.is_dir() or self.sysroot not in deployment.parents:
+            raise ContainerError(f"ostree={match.group(1)} is not a deployment in the sysroot")
+        return deployment
+
+    def deployments(self) -> list[str]:
+        """Deployment directory names (CSUM.SERIAL) on disk, sorted."""
+        deploy = self.sysroot / "ostree" / "deploy" / OS_NAME / "deploy"
+        return sorted(p.name for p in deploy.iterdir() if p.is_dir())
+
+
+class Container:
+    """One boot of a deployment of an ``OstreeImage``; use as a context manager."""
+
+    def __init__(self, image: OstreeImage, log: Path, name: str = "e2e") -> None:
+        self.image = image
+        self.deployment = image.next_boot()
+        self.log = log
+        self.name = name
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid = 0  # the container's systemd, as the host sees it
+
+    def __enter__(self) -> Container:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def start(self, timeout: float = 60.0) -> None:
+        sysroot = self.image.sysroot
+        nspawn = [
+            "systemd-nspawn",
+            "--register=no",
+            "--keep-unit",
+            "--console=passive",
+            "--private-network",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "-b",
+            "-M",
+            self.name,
+            "-D",
+            str(self.deployment),
+            f"--bind={sysroot}:/sysroot:norbind",
+            f"--bind={sysroot}/boot:/boot:norbind",
+            f"--bind={self.image.var}:/var:norbind",
+        ]
+        # nspawn wants a /run/systemd of its own when the host's PID 1 is not systemd.
+        script = 'mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && exec "$@"'
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "setpriv",
+                    "--pdeathsig",
+                    "KILL",
+                    "--",
+                    "unshare",
+                    "-m",
+                    "-p",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc",
+                    "--propagation",
+                    "private",
+                    "--",
+                    "sh",
+                    "-c",
+                    script,
+                    "sh",
+                    *nspawn,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _LIVE_CONTAINERS.add(self)
+        try:
+            self.pid = self._wait_for_init(timeout)
+            self._wait_for_manager(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _children(self, pid: int) -> list[int]:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as children:
+                return [int(child) for child in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            return []
+
+    def _wait_for_init(self, timeout: float) -> int:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ContainerError(f"nspawn exited {self.process.returncode}: {self.console()}")
+            for nspawn in self._children(self.process.pid):
+                for child in self._children(nspawn):
+                    try:
+                        other_ns = os.readlink(f"/proc/{child}/ns/pid") != os.readlink(
+                            f"/proc/{nspawn}/ns/pid"
+                        )
+                        comm = Path(f"/proc/{child}/comm").read_text().strip()
+                    except (FileNotFoundError, ProcessLookupError):
+                        continue
+                    if other_ns and comm == "systemd":
+                        return child
+            time.sleep(0.05)
+        raise ContainerError(f"no systemd in the container after {timeout}s: {self.console()}")
+
+    def _wait_for_manager(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.run(["systemctl", "is-system-running"], check=False)
+            if result.stdout.strip() not in ("", "offline", "unknown"):
+                return
+            time.sleep(0.05)
+        raise ContainerError(f"the container's manager did not answer: {self.console()}")
+
+    def console(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def run(
+        self, args: Sequence[str], check: bool = True, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the container, in all its namespaces."""
+        if not self.running:
+            raise ContainerError("the container is not running")
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-a", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=CONTAINER_ENV,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise ContainerError(
+                f"{' '.join(args)} exited {result.returncode} in the container:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        return result
+
+    def wait_until_booted(self, timeout: float = 120.0) -> str:
+        """Wait for every start job (a non-blocking cleanup included); the final state."""
+        result = self.run(
+            ["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout
+        )
+        return result.stdout.strip()
+
+    def show(self, unit: str, *properties: str) -> dict[str, str]:
+        args = ["systemctl", "show", unit]
+        for prop in properties:
+            args += ["-p", prop]
+        out = self.run(args).stdout
+        values = {}
+        for line in out.splitlines():
+            key, _, value = line.partition("=")
+            values[key] = value
+        return values
+
+    def monotonic(self, unit: str, prop: str) -> int:
+        """A unit's monotonic timestamp property in microseconds (0: never happened)."""
+        return int(self.show(unit, prop)[prop] or "0")
+
+    def critical_chain(self, unit: str = "multi-user.target") -> str:
+        return self.run(["systemd-analyze", "critical-chain", "--no-pager", unit]).stdout
+
+    def journal(self, unit: str | None = None) -> str:
+        args = ["journalctl", "-b", "--no-pager", "-o", "short-monotonic"]
+        if unit:
+            args += ["-u", unit]
+        return self.run(args, check=False).stdout
+
+    @property
+    def bus_address(self) -> str:
+        """The container's system bus, reachable from the host."""
+        return f"unix:path=/proc/{self.pid}/root/run/dbus/system_bus_socket"
+
+    @property
+    def root(self) -> Path:
+        """The container's root file system as the host sees it."""
+        return Path(f"/proc/{self.pid}/root")
+
+    def poweroff(self, timeout: float = 120.0) -> int:
+        """A clean shutdown: every stop job runs (ostree's finalize among them)."""
+        # The connection may drop as the manager goes down: the exit status tells nothing.
+        self.run(["systemctl", "poweroff", "--no-block"], check=False)
+        return self._wait_exit(timeout)
+
+    def _wait_exit(self, timeout: float) -> int:
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise ContainerError(
+                f"the container did not power off within {timeout}s: {self.console()}"
+            ) from None
+        _LIVE_CONTAINERS.discard(self)
+        return code
+
+    def kill(self) -> None:
+        """A power cut: the namespace dies with its init, no stop job runs."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        _LIVE_CONTAINERS.discard(self)
+
+
+@contextlib.contextmanager
+def booted(image: OstreeImage, log: Path) -> Iterator[Container]:
+    """Boot the deployment the bootloader would pick and wait until the manager answers."""
+    with Container(image, log) as container:
+        yield container
+
+
+def temporary_workdir(prefix: str = "ostree-autocleanup-e2e-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
