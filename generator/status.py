@@ -1,0 +1,292 @@
+"""``ostree-autocleanup status``: what the cleanup did and will do on a live system.
+
+systemd's own view of the units comes over D-Bus through pystemd (an optional dependency: the
+``live`` extra); the stamp, the helper's last result and ostree's finalize-failure stamp are
+files. ``--bus-address`` and ``--root`` point both at another system, such as a container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from typing import Any
+
+from .config import Config
+from .errors import Failure
+
+DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
+STATE_FILE = "last-cleanup.json"
+# Where ostree records why finalizing a staged deployment failed (ostree >= 2022.4).
+FINALIZE_FAILURE_STAMP = "/boot/ostree/finalize-failure.stamp"
+FINALIZE_PATH_UNIT = "ostree-finalize-staged.path"
+
+SYSTEMD = b"org.freedesktop.systemd1"
+SYSTEMD_PATH = b"/org/freedesktop/systemd1"
+MANAGER_IFACE = b"org.freedesktop.systemd1.Manager"
+UNIT_IFACE = b"org.freedesktop.systemd1.Unit"
+SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
+PROPERTIES_IFACE = b"org.freedesktop.DBus.Properties"
+
+UNIT_PROPERTIES = (
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "UnitFileState",
+    "ConditionResult",
+)
+UNIT_TIMESTAMPS = (
+    "ConditionTimestamp",
+    "ActiveEnterTimestamp",
+    "InactiveEnterTimestamp",
+)
+SERVICE_PROPERTIES = ("Result", "ExecMainStatus", "ExecMainCode")
+SERVICE_TIMESTAMPS = ("ExecMainStartTimestamp", "ExecMainExitTimestamp")
+ENABLED_STATES = ("enabled", "enabled-runtime", "generated", "alias", "indirect")
+# Units that cannot be enabled at all: something else pulls them in (ostree's path unit starts
+# the finalize service), so "enabled" does not apply.
+NOT_APPLICABLE_STATES = ("static", "transient")
+
+
+def configure_status_parser(parser: argparse.ArgumentParser) -> None:
+    from .cli import add_config_options
+
+    add_config_options(parser)
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="read the config, the stamp and the helper's state under DIR "
+        "(for a container: /proc/PID/root)",
+    )
+    parser.add_argument(
+        "--bus-address",
+        metavar="ADDRESS",
+        help="D-Bus address of the system bus to ask, e.g. "
+        "unix:path=/proc/PID/root/run/dbus/system_bus_socket (default: this system's bus)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help=f"the helper's state directory (default: {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from .load import load_config
+
+    config = load_config(args.config, args.root)
+    report = collect(config, args.root, args.bus_address, args.state_dir)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(format_text(report))
+    return 0
+
+
+def watched_units(config: Config) -> list[str]:
+    units = [config.unit_name, config.finalize.unit]
+    if config.finalize.path_unit != "no":
+        units.append(FINALIZE_PATH_UNIT)
+    return units
+
+
+def collect(
+    config: Config, root: str | None, bus_address: str | None, state_dir: str
+) -> dict[str, Any]:
+    """Everything ``status`` reports, as plain JSON-able data."""
+    units = query_units(watched_units(config), bus_address)
+    return {
+        "service": config.unit_name,
+        "finalize_unit": config.finalize.unit,
+        "units": units,
+        "cleanup": cleanup_state(_under(root, config.stamp), _under(root, state_dir)),
+        "finalize_failure": finalize_failure(_under(root, FINALIZE_FAILURE_STAMP)),
+    }
+
+
+def _under(root: str | None, path: str) -> str:
+    if not root:
+        return path
+    return os.path.join(root, path.lstrip("/"))
+
+
+def _connect(bus_address: str | None) -> Any:
+    try:
+        from pystemd.dbuslib import DBus, DBusAddress
+    except ImportError:
+        raise Failure(
+            "status needs pystemd to ask systemd (pip install 'ostree-autocleanup[live]', "
+            "or the distribution's python3-pystemd)"
+        ) from None
+    bus = DBus() if bus_address is None else DBusAddress(bus_address.encode(), peer_to_peer=False)
+    where = bus_address or "the system bus"
+    try:
+        bus.open()
+    except Exception as error:
+        raise Failure(f"cannot connect to {where}: {error}") from None
+    return bus
+
+
+def query_units(names: list[str], bus_address: str | None) -> dict[str, dict[str, Any]]:
+    from pystemd.dbuslib import apply_signature
+
+    bus = _connect(bus_address)
+    try:
+        found = {}
+        for name in names:
+            try:
+                path = bus.call_method(
+                    SYSTEMD,
+                    SYSTEMD_PATH,
+                    MANAGER_IFACE,
+                    b"LoadUnit",
+                    apply_signature(b"s", [name.encode()]),
+                ).body
+                unit = _get_all(bus, path, UNIT_IFACE)
+                service = _get_all(bus, path, SERVICE_IFACE) if name.endswith(".service") else {}
+            except Exception as error:
+                raise Failure(f"cannot read {name} from systemd: {error}") from None
+            found[name] = _describe(unit, service)
+        return found
+    finally:
+        bus.close()
+
+
+def _get_all(bus: Any, path: bytes, interface: bytes) -> dict[str, Any]:
+    from pystemd.dbuslib import apply_signature
+
+    body = bus.call_method(
+        SYSTEMD, path, PROPERTIES_IFACE, b"GetAll", apply_signature(b"s", [interface])
+    ).body
+    return {_text(key): value for key, value in dict(body).items()}
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _timestamp(usec: Any) -> str | None:
+    """systemd's realtime microseconds as ISO 8601 UTC; 0 means "never"."""
+    if not usec:
+        return None
+    moment = datetime.datetime.fromtimestamp(int(usec) / 1e6, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _describe(unit: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    for prop in UNIT_PROPERTIES:
+        info[_snake(prop)] = _text(unit.get(prop))
+    for prop in UNIT_TIMESTAMPS:
+        info[_snake(prop)] = _timestamp(unit.get(prop))
+    for prop in SERVICE_PROPERTIES:
+        if prop in service:
+            info[_snake(prop)] = _text(service[prop])
+    for prop in SERVICE_TIMESTAMPS:
+        if prop in service:
+            info[_snake(prop)] = _timestamp(service[prop])
+    if info["unit_file_state"] in NOT_APPLICABLE_STATES:
+        info["enabled"] = None
+    else:
+        info["enabled"] = info["unit_file_state"] in ENABLED_STATES
+    # A condition that was never checked reads as false; only a checked one says "skipped".
+    info["condition_result"] = (
+        bool(info["condition_result"]) if info["condition_timestamp"] else None
+    )
+    return info
+
+
+def _snake(name: str) -> str:
+    out = []
+    for index, char in enumerate(name):
+        if char.isupper() and index:
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+def cleanup_state(stamp_path: str, state_dir: str) -> dict[str, Any]:
+    """Whether a cleanup is pending and how the last one ended, from the helper's files."""
+    pending = os.path.lexists(stamp_path)
+    fields: dict[str, str] = {}
+    if pending:
+        try:
+            with open(stamp_path, "rb") as stamp:
+                text = stamp.read(64 * 1024).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and not key.startswith("#"):
+                fields[key.strip()] = value.strip()
+    last: Any = None
+    try:
+        with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as state:
+            last = json.load(state)
+    except (OSError, ValueError):
+        last = None
+    attempts = fields.get("attempts", "0")
+    return {
+        "stamp": stamp_path,
+        "pending": pending,
+        "attempts": int(attempts) if attempts.isdigit() else 0,
+        "marked": fields.get("marked"),
+        "last": last if isinstance(last, dict) else None,
+    }
+
+
+def finalize_failure(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as stamp:
+            message = stamp.read(64 * 1024).decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        message = f"(unreadable: {error.strerror})"
+    return {"path": path, "message": message}
+
+
+def format_text(report: dict[str, Any]) -> str:
+    lines = []
+    for name, unit in report["units"].items():
+        if unit["load_state"] != "loaded":
+            lines.append(f"{name}: {unit['load_state']}")
+            continue
+        state = f"{unit['active_state']} ({unit['sub_state']})"
+        line = f"{name}: {state}, {unit['unit_file_state'] or 'no unit file'}"
+        if unit.get("exec_main_start_timestamp"):
+            line += f", last result {unit['result']}"
+            if unit.get("exec_main_exit_timestamp"):
+                line += (
+                    f" (status {unit['exec_main_status']} at {unit['exec_main_exit_timestamp']})"
+                )
+        if unit["condition_result"] is False:
+            line += ", skipped by its condition"
+        lines.append(line)
+    cleanup = report["cleanup"]
+    if cleanup["pending"]:
+        lines.append(
+            f"cleanup: pending ({cleanup['stamp']}, {cleanup['attempts']} attempts so far)"
+        )
+    else:
+        lines.append("cleanup: nothing pending")
+    last = cleanup["last"]
+    if last is None:
+        lines.append("last cleanup: none recorded")
+    else:
+        summary = f"{last.get('result', '?')} at {last.get('finished', '?')}"
+        if "objects_freed" in last:
+            summary += (
+                f", freed {last['objects_freed']} objects ({last.get('bytes_freed', 0)} bytes)"
+            )
+        if last.get("error"):
+            summary += f": {last['error']}"
+        lines.append(f"last cleanup: {summary}")
+    failure = report["finalize_failure"]
+    if failure is not None:
+        lines.append(f"finalize FAILED at the last shutdown: {failure['message']}")
+    return "\n".join(lines) + "\n"
