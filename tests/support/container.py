@@ -278,6 +278,8 @@ class OstreeImage:
         try:
             image.ostree("admin", "init-fs", str(image.sysroot))
             image.ostree("admin", "os-init", f"--sysroot={image.sysroot}", OS_NAME)
+            # A persistent journal outlives each boot, so a shutdown can be read afterwards.
+            (image.var / "log" / "journal").mkdir(parents=True)
             image.ostree(
                 f"--repo={image.repo}",
                 "commit",
@@ -366,6 +368,16 @@ class OstreeImage:
             for name in os.listdir(objects / prefix):
                 found.add(prefix + name)
         return found
+
+    def journal(self, *args: str) -> str:
+        """The containers' persistent journal, read from the host (all boots, oldest first)."""
+        result = subprocess.run(
+            ["journalctl", "-D", str(self.var / "log" / "journal"), "--no-pager", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout + result.stderr
 
     def boot_entries(self) -> list[dict[str, str]]:
         entries = []

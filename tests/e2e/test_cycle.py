@@ -1,0 +1,239 @@
+"""The whole cycle under a real systemd PID 1 on a real ostree-booted system.
+
+stage -> clean poweroff (finalize, stamp) -> boot (cleanup, stamp cleared) -> boot (skipped);
+stage -> power cut (no stamp, no cleanup); stage -> failing finalize (no stamp, reported).
+Each runs for the default config, prune mode, the ostree CLI backend and the generator install.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any, NamedTuple
+
+import pytest
+
+from support.container import OS_NAME, Container
+
+from .conftest import MakeSystem
+from .project import run_cli
+from .system import BRANCH, System
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
+
+SERVICE = "ostree-autocleanup.service"
+FINALIZE = "ostree-finalize-staged.service"
+FINALIZE_PATH = "ostree-finalize-staged.path"
+STAMP = "/sysroot/.cleanup"
+FAILURE_STAMP = "boot/ostree/finalize-failure.stamp"
+# Long enough that a cleanup still runs when multi-user.target is reached, unless the target
+# waits for it: then the target's own timestamp says whether it did.
+SLOW_START_SECONDS = 2
+
+
+class Scenario(NamedTuple):
+    config: str | None
+    generator: bool
+    # Only the helper keeps a record of what it freed; `ostree admin cleanup` keeps none.
+    records_result: bool
+
+
+SCENARIOS = {
+    "default": Scenario(None, False, True),
+    "prune": Scenario("version: 1\ncleanup:\n  mode: prune\n", False, True),
+    "ostree-cli": Scenario("version: 1\ncleanup:\n  backend: ostree-cli\n", False, False),
+    "generator": Scenario(None, True, True),
+}
+
+
+def diagnose(container: Container) -> str:
+    status = container.run(
+        ["systemctl", "status", "--no-pager", "-l", SERVICE, FINALIZE], check=False
+    )
+    return f"\n{status.stdout}\n--- journal ---\n{container.journal()[-6000:]}"
+
+
+def stage(container: Container) -> None:
+    container.run(["ostree", "admin", "deploy", "--stage", f"--os={OS_NAME}", BRANCH])
+
+
+def status_report(container: Container) -> dict[str, Any]:
+    """``ostree-autocleanup status --json`` asked from the host over the container's bus."""
+    result = run_cli(
+        [
+            "status",
+            "--json",
+            "--bus-address",
+            container.bus_address,
+            "--root",
+            str(container.root),
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def expected_freed(system: System) -> set[str]:
+    """The objects ``ostree admin cleanup`` frees on a copy of the sysroot as it is now."""
+    copy = system.image.copy(system.workdir / "reference-copy")
+    try:
+        before = copy.objects()
+        copy.ostree("admin", "cleanup", f"--sysroot={copy.sysroot}")
+        return before - copy.objects()
+    finally:
+        copy.close()
+
+
+def slow_down_next_start(system: System) -> None:
+    """A drop-in in the next boot's /etc that only delays the cleanup's start."""
+    dropin = system.image.next_boot() / "etc" / "systemd" / "system" / f"{SERVICE}.d"
+    dropin.mkdir(parents=True, exist_ok=True)
+    (dropin / "90-e2e-slow-start.conf").write_text(
+        f"[Service]\nExecStartPre=/bin/sleep {SLOW_START_SECONDS}\n"
+    )
+
+
+def break_next_finalize(system: System) -> None:
+    """Make ostree's finalize fail the way a broken /boot does: a bootversion it cannot clear.
+
+    Done from the host (the container has no CAP_LINUX_IMMUTABLE) and after staging, because
+    staging itself clears the unused bootversion. When the boot configs did not change, ostree
+    swaps only the sub-bootversion and fails after it, in its final cleanup: the new deployment
+    is then the default although finalization failed, as on a real machine.
+    """
+    boot = system.image.sysroot / "boot"
+    current = (boot / "loader").resolve().name
+    spare = boot / ("loader.1" if current == "loader.0" else "loader.0")
+    spare.mkdir()
+    (spare / "immutable").write_text("")
+    subprocess.run(["chattr", "+i", str(spare / "immutable")], check=True)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS), ids=list(SCENARIOS))
+def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
+    make_system: MakeSystem, scenario: str
+) -> None:
+    config, generator, records_result = SCENARIOS[scenario]
+    system = make_system(config, generator)
+    stamp = system.stamp()
+    release_1, release_2 = system.releases[1], system.releases[2]
+    release_3 = system.release(3)
+
+    # Boot 1: release 2 with release 1 as rollback. Nothing is pending yet.
+    with system.boot() as container:
+        state = container.wait_until_booted()
+        assert state == "running", diagnose(container)
+        service = container.show(SERVICE, "ConditionResult", "UnitFileState")
+        assert service["ConditionResult"] == "no"
+        assert service["UnitFileState"] == ("generated" if generator else "enabled")
+        assert container.show(FINALIZE_PATH, "UnitFileState")["UnitFileState"] == "enabled"
+        stage(container)
+        assert not stamp.exists()
+        assert container.poweroff() == 0
+
+    # Finalization at shutdown deployed release 3, deleted release 1 and marked the cleanup.
+    assert system.deployed_commits() == sorted([release_2, release_3])
+    assert stamp.exists(), "the finalize drop-in did not write the stamp"
+    objects_before = system.image.objects()
+    reference = expected_freed(system)
+    assert f"{release_1}.commit" in reference
+    slow_down_next_start(system)
+
+    # Boot 2: release 3; the cleanup runs and frees exactly what ostree admin cleanup would.
+    with system.boot() as container:
+        state = container.wait_until_booted()
+        assert state == "running", diagnose(container)
+        service = container.show(
+            SERVICE,
+            "ConditionResult",
+            "Result",
+            "ExecMainStatus",
+            "ExecMainStartTimestampMonotonic",
+            "InactiveEnterTimestampMonotonic",
+        )
+        assert service["ConditionResult"] == "yes", diagnose(container)
+        assert service["Result"] == "success", diagnose(container)
+        assert service["ExecMainStatus"] == "0", diagnose(container)
+        # multi-user.target was reached while the cleanup still ran: it did not wait for it.
+        target_reached = container.monotonic("multi-user.target", "ActiveEnterTimestampMonotonic")
+        cleanup_done = int(service["InactiveEnterTimestampMonotonic"])
+        assert 0 < target_reached < cleanup_done, (target_reached, cleanup_done)
+        assert SERVICE not in container.critical_chain("multi-user.target")
+
+        report = status_report(container)
+        unit = report["units"][SERVICE]
+        assert (unit["result"], unit["exec_main_status"], unit["enabled"]) == ("success", 0, True)
+        assert unit["exec_main_exit_timestamp"] is not None
+        assert report["cleanup"]["pending"] is False
+        assert report["finalize_failure"] is None
+        last = report["cleanup"]["last"]
+        if records_result:
+            assert last is not None and last["result"] == "success", last
+            assert last["objects_freed"] == len(reference), last
+        else:
+            assert last is None
+        assert container.poweroff() == 0
+
+    assert not stamp.exists(), "the cleanup did not clear the stamp"
+    objects_after = system.image.objects()
+    assert objects_after <= objects_before
+    assert objects_before - objects_after == reference
+
+    # Boot 3: nothing pending, the service is skipped by its condition.
+    with system.boot() as container:
+        state = container.wait_until_booted()
+        assert state == "running", diagnose(container)
+        service = container.show(SERVICE, "ConditionResult", "ExecMainStartTimestampMonotonic")
+        assert service == {"ConditionResult": "no", "ExecMainStartTimestampMonotonic": "0"}
+        assert container.poweroff() == 0
+    assert system.image.objects() == objects_after
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS), ids=list(SCENARIOS))
+def test_power_cut_and_failed_finalize_leave_no_stamp(
+    make_system: MakeSystem, scenario: str
+) -> None:
+    config, generator, _ = SCENARIOS[scenario]
+    system = make_system(config, generator)
+    stamp = system.stamp()
+    booted = system.image.next_boot()
+    system.release(3)
+
+    # A power cut after staging: no stop job runs, so neither finalize nor the stamp.
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        stage(container)
+        container.kill()
+    assert not stamp.exists()
+    assert system.image.next_boot() == booted, "the bootloader learned of an unfinalized deployment"
+    objects = system.image.objects()
+
+    # The next boot comes up in the same deployment and cleans nothing.
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        service = container.show(SERVICE, "ConditionResult", "ExecMainStartTimestampMonotonic")
+        assert service == {"ConditionResult": "no", "ExecMainStartTimestampMonotonic": "0"}
+        assert system.image.objects() == objects
+
+        # Finalization fails at this shutdown: ostree records why, and no stamp is written.
+        stage(container)
+        break_next_finalize(system)
+        assert container.poweroff() == 0
+    assert not stamp.exists(), "a stamp was written although finalization failed"
+    failure = system.image.sysroot / FAILURE_STAMP
+    assert failure.exists(), "ostree did not record the failed finalization"
+
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        assert container.show(SERVICE, "ConditionResult")["ConditionResult"] == "no"
+        report = status_report(container)
+        assert report["cleanup"]["pending"] is False
+        assert report["finalize_failure"] is not None
+        assert report["finalize_failure"]["message"] == failure.read_text().strip()
+        assert "Operation not permitted" in report["finalize_failure"]["message"]
+        text = run_cli(
+            ["status", "--bus-address", container.bus_address, "--root", str(container.root)]
+        )
+        assert "finalize FAILED" in text.stdout, text.stdout + text.stderr
+        assert container.poweroff() == 0
