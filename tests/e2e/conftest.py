@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,11 +20,30 @@ def rootfs() -> Path:
     reason = unavailable_reason()
     if reason is not None:
         pytest.skip(f"end-to-end boots skipped: {reason}")
+    _interrupt_on_sigterm()
     return cached_rootfs()
+
+
+def _interrupt_on_sigterm() -> None:
+    """A CI timeout's SIGTERM unwinds like ^C, so fixtures stop containers and unmount images.
+
+    SIGKILL cannot be handled: containers still die with the test process through their
+    parent-death signal, but a sysroot image may stay mounted under the pytest temp dir.
+    """
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of the working tree, or the one OSTREE_AUTOCLEANUP_E2E_WHEEL names (a release)."""
+    prebuilt = os.environ.get("OSTREE_AUTOCLEANUP_E2E_WHEEL")
+    if prebuilt:
+        return Path(prebuilt)
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 

@@ -53,6 +53,12 @@ def diagnose(container: Container) -> str:
     return f"\n{status.stdout}\n--- journal ---\n{container.journal()[-6000:]}"
 
 
+def shutdown_log(system: System) -> str:
+    """The last boot's journal of the finalize and cleanup units, read from the host."""
+    log = system.image.journal("-b", "-1", "-u", FINALIZE, "-u", SERVICE, "-o", "short-monotonic")
+    return "\n--- journal ---\n" + log[-6000:]
+
+
 def stage(container: Container) -> None:
     container.run(["ostree", "admin", "deploy", "--stage", f"--os={OS_NAME}", BRANCH])
 
@@ -134,7 +140,7 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
 
     # Finalization at shutdown deployed release 3, deleted release 1 and marked the cleanup.
     assert system.deployed_commits() == sorted([release_2, release_3])
-    assert stamp.exists(), "the finalize drop-in did not write the stamp"
+    assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
     objects_before = system.image.objects()
     reference = expected_freed(system)
     assert f"{release_1}.commit" in reference
@@ -175,7 +181,7 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
             assert last is None
         assert container.poweroff() == 0
 
-    assert not stamp.exists(), "the cleanup did not clear the stamp"
+    assert not stamp.exists(), "the cleanup did not clear the stamp" + shutdown_log(system)
     objects_after = system.image.objects()
     assert objects_after <= objects_before
     assert objects_before - objects_after == reference
@@ -220,9 +226,9 @@ def test_power_cut_and_failed_finalize_leave_no_stamp(
         stage(container)
         break_next_finalize(system)
         assert container.poweroff() == 0
-    assert not stamp.exists(), "a stamp was written although finalization failed"
+    assert not stamp.exists(), "a stamp although finalization failed" + shutdown_log(system)
     failure = system.image.sysroot / FAILURE_STAMP
-    assert failure.exists(), "ostree did not record the failed finalization"
+    assert failure.exists(), "ostree did not record the failed finalization" + shutdown_log(system)
 
     with system.boot() as container:
         assert container.wait_until_booted() == "running", diagnose(container)
