@@ -99,13 +99,31 @@ def expected_freed(system: System) -> set[str]:
         copy.close()
 
 
-def slow_down_next_start(system: System) -> None:
-    """A drop-in in the next boot's /etc that only delays the cleanup's start."""
+def slow_down_next_start(system: System, extra: str = "") -> None:
+    """A drop-in in the next boot's /etc that delays the cleanup and keeps it visible.
+
+    It changes no ordering. RemainAfterExit= only makes the finished oneshot count as "active":
+    `systemd-analyze critical-chain` ignores units that never became active, so without it the
+    service could never show up on the chain and that check could not fail.
+    """
     dropin = system.image.next_boot() / "etc" / "systemd" / "system" / f"{SERVICE}.d"
     dropin.mkdir(parents=True, exist_ok=True)
     (dropin / "90-e2e-slow-start.conf").write_text(
-        f"[Service]\nExecStartPre=/bin/sleep {SLOW_START_SECONDS}\n"
+        f"{extra}[Service]\nExecStartPre=/bin/sleep {SLOW_START_SECONDS}\nRemainAfterExit=yes\n"
     )
+
+
+def boot_timing(container: Container) -> tuple[int, int]:
+    """When multi-user.target was reached and when the cleanup ended, in systemd's own clock."""
+    target_reached = container.monotonic("multi-user.target", "ActiveEnterTimestampMonotonic")
+    # With RemainAfterExit= a oneshot becomes active when its last ExecStart= has exited.
+    cleanup_done = container.monotonic(SERVICE, "ActiveEnterTimestampMonotonic")
+    return target_reached, cleanup_done
+
+
+def target_orders_after_cleanup(container: Container) -> bool:
+    after = container.show("multi-user.target", "After")["After"].split()
+    return SERVICE in after
 
 
 def break_next_finalize(system: System) -> None:
@@ -163,17 +181,15 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
             "ConditionResult",
             "Result",
             "ExecMainStatus",
-            "ExecMainStartTimestampMonotonic",
-            "InactiveEnterTimestampMonotonic",
         )
         assert service["ConditionResult"] == "yes", diagnose(container)
         assert service["Result"] == "success", diagnose(container)
         assert service["ExecMainStatus"] == "0", diagnose(container)
         # multi-user.target was reached while the cleanup still ran: it did not wait for it.
-        target_reached = container.monotonic("multi-user.target", "ActiveEnterTimestampMonotonic")
-        cleanup_done = int(service["InactiveEnterTimestampMonotonic"])
+        target_reached, cleanup_done = boot_timing(container)
         assert 0 < target_reached < cleanup_done, (target_reached, cleanup_done)
         assert SERVICE not in container.critical_chain("multi-user.target")
+        assert not target_orders_after_cleanup(container)
 
         report = status_report(container)
         unit = report["units"][SERVICE]
@@ -258,4 +274,24 @@ def test_power_cut_and_failed_finalize_leave_no_stamp(
         assert report["cleanup"]["pending"] is True
         assert report["cleanup"]["attempts"] == 0
         assert "cleanup: pending" in status_text(container)
+        assert container.poweroff() == 0
+
+
+def test_boot_timing_check_sees_a_cleanup_that_delays_boot(make_system: MakeSystem) -> None:
+    """Control for the timing check above: ordered before multi-user.target, it must notice."""
+    system = make_system()
+    system.release(3)
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        stage(container)
+        assert container.poweroff() == 0
+    assert system.stamp().exists(), shutdown_log(system)
+    slow_down_next_start(system, extra="[Unit]\nBefore=multi-user.target\n")
+
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        target_reached, cleanup_done = boot_timing(container)
+        assert 0 < cleanup_done < target_reached, (target_reached, cleanup_done)
+        assert SERVICE in container.critical_chain("multi-user.target")
+        assert target_orders_after_cleanup(container)
         assert container.poweroff() == 0
