@@ -198,6 +198,11 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
         assert report["cleanup"]["pending"] is False
         assert report["finalize_failure"] is None
         last = report["cleanup"]["last"]
+        # The same, asked on the system itself: its own bus and files, no options.
+        inside = json.loads(container.run(["ostree-autocleanup", "status", "--json"]).stdout)
+        assert inside["units"] == report["units"]
+        assert inside["cleanup"]["last"] == last
+        assert inside["cleanup"]["stamp"] == STAMP
         text = status_text(container)
         if records_result:
             assert last is not None and last["result"] == "success", last

@@ -33,7 +33,7 @@ from pathlib import Path
 SUITE = "bookworm"
 VARIANT = "minbase"
 # What the project needs at runtime inside the image: the helper (python3 + libostree through
-# gi) and the generator's cold path (yaml, jinja2).
+# gi), the generator's cold path (yaml, jinja2) and `status` on the live system (pystemd).
 ROOTFS_PACKAGES = (
     "systemd",
     "systemd-sysv",
@@ -45,6 +45,7 @@ ROOTFS_PACKAGES = (
     "gir1.2-ostree-1.0",
     "python3-yaml",
     "python3-jinja2",
+    "python3-pystemd",
 )
 # Bump when the way the rootfs is shaped for OSTree changes: the cache key includes it.
 LAYOUT_VERSION = 1
@@ -95,7 +96,11 @@ def unavailable_reason() -> str | None:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("OSTREE_AUTOCLEANUP_E2E_CACHE", DEFAULT_CACHE_DIR))
+    """Shared with the other cached test inputs (OSTREE_AUTOCLEANUP_TEST_CACHE) by default."""
+    for variable in ("OSTREE_AUTOCLEANUP_E2E_CACHE", "OSTREE_AUTOCLEANUP_TEST_CACHE"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable])
+    return Path(DEFAULT_CACHE_DIR)
 
 
 def debian_mirror() -> str:
