@@ -53,6 +53,12 @@ NOT_APPLICABLE_STATES = ("static", "transient")
 def configure_status_parser(parser: argparse.ArgumentParser) -> None:
     from .cli import add_config_options
 
+    parser.description = (
+        "Show the state and last result of the cleanup service and of the finalize unit, "
+        "whether they are enabled, whether a cleanup is pending, what the last cleanup freed, "
+        "and whether ostree failed to finalize at the last shutdown. systemd is asked over "
+        "D-Bus, which needs pystemd."
+    )
     add_config_options(parser)
     parser.add_argument(
         "--root",
