@@ -109,8 +109,8 @@ def collect(
         "service": config.unit_name,
         "finalize_unit": config.finalize.unit,
         "units": units,
-        "cleanup": cleanup_state(_under(root, config.stamp), _under(root, state_dir)),
-        "finalize_failure": finalize_failure(_under(root, FINALIZE_FAILURE_STAMP)),
+        "cleanup": cleanup_state(config.stamp, root, state_dir),
+        "finalize_failure": finalize_failure(root),
     }
 
 
@@ -215,14 +215,19 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-def cleanup_state(stamp_path: str, state_dir: str) -> dict[str, Any]:
-    """Whether a cleanup is pending and how the last one ended, from the helper's files."""
+def cleanup_state(stamp: str, root: str | None, state_dir: str) -> dict[str, Any]:
+    """Whether a cleanup is pending and how the last one ended, from the helper's files.
+
+    Paths in the report are the system's own, also when they were read under --root.
+    """
+    stamp_path = _under(root, stamp)
+    state_dir = _under(root, state_dir)
     pending = os.path.lexists(stamp_path)
     fields: dict[str, str] = {}
     if pending:
         try:
-            with open(stamp_path, "rb") as stamp:
-                text = stamp.read(64 * 1024).decode("utf-8", "replace")
+            with open(stamp_path, "rb") as stamp_file:
+                text = stamp_file.read(64 * 1024).decode("utf-8", "replace")
         except OSError:
             text = ""
         for line in text.splitlines():
@@ -237,7 +242,7 @@ def cleanup_state(stamp_path: str, state_dir: str) -> dict[str, Any]:
         last = None
     attempts = fields.get("attempts", "0")
     return {
-        "stamp": stamp_path,
+        "stamp": stamp,
         "pending": pending,
         "attempts": int(attempts) if attempts.isdigit() else 0,
         "marked": fields.get("marked"),
@@ -245,15 +250,15 @@ def cleanup_state(stamp_path: str, state_dir: str) -> dict[str, Any]:
     }
 
 
-def finalize_failure(path: str) -> dict[str, Any] | None:
+def finalize_failure(root: str | None) -> dict[str, Any] | None:
     try:
-        with open(path, "rb") as stamp:
-            message = stamp.read(64 * 1024).decode("utf-8", "replace").strip()
+        with open(_under(root, FINALIZE_FAILURE_STAMP), "rb") as stamp_file:
+            message = stamp_file.read(64 * 1024).decode("utf-8", "replace").strip()
     except FileNotFoundError:
         return None
     except OSError as error:
         message = f"(unreadable: {error.strerror})"
-    return {"path": path, "message": message}
+    return {"path": FINALIZE_FAILURE_STAMP, "message": message}
 
 
 def format_text(report: dict[str, Any]) -> str:

@@ -196,6 +196,7 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
         assert (unit["result"], unit["exec_main_status"], unit["enabled"]) == ("success", 0, True)
         assert unit["exec_main_exit_timestamp"] is not None
         assert report["cleanup"]["pending"] is False
+        assert report["cleanup"]["stamp"] == STAMP  # the system's path, not the host's view
         assert report["finalize_failure"] is None
         last = report["cleanup"]["last"]
         # The same, asked on the system itself: its own bus and files, no options.
@@ -268,6 +269,7 @@ def test_power_cut_and_failed_finalize_leave_no_stamp(
         report = status_report(container)
         assert report["cleanup"]["pending"] is False
         assert report["finalize_failure"] is not None
+        assert report["finalize_failure"]["path"] == "/" + FAILURE_STAMP
         assert report["finalize_failure"]["message"] == failure.read_text().strip()
         assert "Operation not permitted" in report["finalize_failure"]["message"]
         assert "finalize FAILED" in status_text(container)
