@@ -105,8 +105,6 @@ def install_units(root: Path, config: Path | None, generator: bool) -> str:
     The tree keeps /etc in usr/etc, as a commit does; install runs before that move in a real
     image build, so whatever it writes to etc/ (enablement links) is merged into usr/etc after.
     """
-    if run_cli(["install", "--help"]).returncode != 0:
-        return _install_rendered_units(root, config, generator)
     args = ["install", "--root", str(root)]
     if config is not None:
         args += ["-c", str(config)]
@@ -136,24 +134,3 @@ def merge_tree(source: Path, dest: Path) -> None:
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         os.replace(entry.path, target)
-
-
-def _install_rendered_units(root: Path, config: Path | None, generator: bool) -> str:
-    """Stand-in until ``install`` exists: the rendered files, enabled with systemctl --root."""
-    import pytest
-
-    if generator:
-        pytest.skip("ostree-autocleanup install --generator does not exist yet")
-    args = ["render", "--output", str(root)]
-    if config is not None:
-        args += ["-c", str(config)]
-    result = run_cli(args)
-    assert result.returncode == 0, result.stderr
-    subprocess.run(
-        ["systemctl", f"--root={root}", "enable", "ostree-autocleanup.service"],
-        check=True,
-        capture_output=True,
-    )
-    merge_tree(root / "etc", root / "usr" / "etc")
-    shutil.rmtree(root / "etc")
-    return result.stdout
