@@ -82,15 +82,26 @@ def configure_status_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from .load import load_config
-
-    config = load_config(args.config, args.root)
+    config = _load_config(args.config, args.root)
     report = collect(config, args.root, args.bus_address, args.state_dir)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(format_text(report))
     return 0
+
+
+def _load_config(files: list[str], root: str | None) -> Config:
+    from .layering import find_config_files
+    from .load import load_config
+
+    if files or not root:
+        return load_config(files, root)
+    # The layered files under --root are read where they are, without load_config's check that
+    # none links out of the root: a container's /proc/PID/root resolves to "/" on the host, so
+    # that check cannot tell inside from outside there, and status only reads.
+    found = find_config_files(root)
+    return load_config(found, root) if found else load_config((), root)
 
 
 def watched_units(config: Config) -> list[str]:
