@@ -8,6 +8,7 @@ project's own ``ostree-autocleanup install --root`` writes and enables the units
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,26 +22,16 @@ SITE_PACKAGES = "usr/lib/python3/dist-packages"
 
 
 def build_wheel(outdir: Path) -> Path:
-    """A wheel of the working tree, built offline with the test interpreter's setuptools."""
+    """A wheel of the working tree.
+
+    Offline with the test environment's setuptools and wheel when it has both (Debian's
+    python3-wheel comes with python3-pip); otherwise pip fetches them into an isolated build.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-q",
-            "-w",
-            str(outdir),
-            str(REPO_ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    args = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(outdir)]
+    if all(importlib.util.find_spec(name) for name in ("setuptools", "wheel")):
+        args += ["--no-build-isolation", "--no-index"]
+    result = subprocess.run([*args, str(REPO_ROOT)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"building the wheel failed:\n{result.stdout}{result.stderr}")
     wheels = sorted(outdir.glob("ostree_autocleanup-*.whl"))
