@@ -18,7 +18,6 @@ from .config import Config
 from .errors import Failure
 
 DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
-STATE_FILE = "last-cleanup.json"
 # Where ostree records why finalizing a staged deployment failed (ostree >= 2022.4).
 FINALIZE_FAILURE_STAMP = "/boot/ostree/finalize-failure.stamp"
 FINALIZE_PATH_UNIT = "ostree-finalize-staged.path"
@@ -227,38 +226,19 @@ def _snake(name: str) -> str:
 
 
 def cleanup_state(stamp: str, root: str | None, state_dir: str) -> dict[str, Any]:
-    """Whether a cleanup is pending and how the last one ended, from the helper's files.
+    """Whether a cleanup is pending and how the last one ended, as the helper reads its files.
 
     Paths in the report are the system's own, also when they were read under --root.
     """
-    stamp_path = _under(root, stamp)
-    state_dir = _under(root, state_dir)
-    pending = os.path.lexists(stamp_path)
-    fields: dict[str, str] = {}
-    if pending:
-        try:
-            with open(stamp_path, "rb") as stamp_file:
-                text = stamp_file.read(64 * 1024).decode("utf-8", "replace")
-        except OSError:
-            text = ""
-        for line in text.splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and not key.startswith("#"):
-                fields[key.strip()] = value.strip()
-    last: Any = None
+    from ..helper.errors import HelperError
+    from ..helper.status import collect
+
     try:
-        with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as state:
-            last = json.load(state)
-    except (OSError, ValueError):
-        last = None
-    attempts = fields.get("attempts", "0")
-    return {
-        "stamp": stamp,
-        "pending": pending,
-        "attempts": int(attempts) if attempts.isdigit() else 0,
-        "marked": fields.get("marked"),
-        "last": last if isinstance(last, dict) else None,
-    }
+        info = collect(_under(root, stamp), _under(root, state_dir))
+    except HelperError as error:
+        raise Failure(str(error)) from None
+    info["stamp"] = stamp
+    return info
 
 
 def finalize_failure(root: str | None) -> dict[str, Any] | None:
