@@ -25,7 +25,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -621,14 +620,3 @@ class Container:
                 os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
         _LIVE_CONTAINERS.discard(self)
-
-
-@contextlib.contextmanager
-def booted(image: OstreeImage, log: Path) -> Iterator[Container]:
-    """Boot the deployment the bootloader would pick and wait until the manager answers."""
-    with Container(image, log) as container:
-        yield container
-
-
-def temporary_workdir(prefix: str = "ostree-autocleanup-e2e-") -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
