@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from typing import Any, NamedTuple
 
 import pytest
@@ -59,8 +60,18 @@ def shutdown_log(system: System) -> str:
     return "\n--- journal ---\n" + log[-6000:]
 
 
-def stage(container: Container) -> None:
+def stage(container: Container, timeout: float = 30.0) -> None:
+    """Stage the newest release, and wait until the finalize unit is armed for shutdown.
+
+    Debian 12's ostree starts ostree-finalize-staged.service through a path unit; a poweroff
+    issued before that unit reacted would skip finalization altogether (the race for which
+    ostree 2025.2 dropped the path unit), which is not what these tests are about.
+    """
     container.run(["ostree", "admin", "deploy", "--stage", f"--os={OS_NAME}", BRANCH])
+    deadline = time.monotonic() + timeout
+    while container.show(FINALIZE, "ActiveState")["ActiveState"] != "active":
+        assert time.monotonic() < deadline, f"{FINALIZE} not started after staging"
+        time.sleep(0.05)
 
 
 def status_report(container: Container) -> dict[str, Any]:
