@@ -36,7 +36,7 @@ def _refuse_escapes(paths: Sequence[str], root: str) -> None:
     top = os.path.realpath(root)
     for path in paths:
         real = os.path.realpath(path)
-        if not real.startswith(top + os.sep):
+        if not real.startswith(top.rstrip(os.sep) + os.sep):
             raise UsageError(
                 f"{path}: leads out of the root {root} (to {real}); "
                 "make it a relative link or a regular file"

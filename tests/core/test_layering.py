@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ostree_autocleanup.generator import cli
+from ostree_autocleanup.generator.errors import UsageError
 from ostree_autocleanup.generator.layering import find_config_files
 from ostree_autocleanup.generator.load import load_config
 
@@ -128,3 +129,15 @@ def test_a_config_link_out_of_the_root_is_refused(
     link.unlink()
     link.symlink_to("../../usr/share/autocleanup.yaml")
     assert load_config(root=str(root)).name == "inside"
+
+
+def test_a_root_that_resolves_to_slash_reads_its_config(tmp_path: Path) -> None:
+    # /proc/PID/root of a process in the host's root resolves to "/": nothing escapes it.
+    from ostree_autocleanup.generator.load import _refuse_escapes
+
+    link = tmp_path / "host-root"
+    link.symlink_to("/")
+    config = put(tmp_path, "/etc/ostree-autocleanup/config.yaml", "version: 1\n")
+    _refuse_escapes([str(config)], str(link))  # inside "/", so no escape
+    with pytest.raises(UsageError):
+        _refuse_escapes([str(config)], str(tmp_path / "etc"))

@@ -29,7 +29,9 @@ def test_boot_output_is_the_unit_the_dropin_and_the_wants_link(image: Image) -> 
     assert "SourcePath=/usr/lib/ostree-autocleanup/config.yaml\n" in unit
     assert f"ExecStart={image.stub_helper} cleanup " in unit
     dropin = result.tree[DROPIN][1].decode()
-    assert "SourcePath=/usr/lib/ostree-autocleanup/config.yaml\n" in dropin
+    # A drop-in's SourcePath= would claim ostree's own unit came from our config.
+    assert "SourcePath=" not in dropin
+    assert "#   /usr/lib/ostree-autocleanup/config.yaml\n" in dropin
     assert f"ExecStop=-{image.stub_helper} mark " in dropin
 
 
