@@ -140,4 +140,4 @@ def test_a_root_that_resolves_to_slash_reads_its_config(tmp_path: Path) -> None:
     config = put(tmp_path, "/etc/ostree-autocleanup/config.yaml", "version: 1\n")
     _refuse_escapes([str(config)], str(link))  # inside "/", so no escape
     with pytest.raises(UsageError):
-        _refuse_escapes([str(config)], str(tmp_path / "etc"))
+        _refuse_escapes([str(config)], str(tmp_path / "other"))
