@@ -77,12 +77,28 @@ def make_config(tmp_path: Path, case: Case, mode: str, backend: str, extra: str 
     return load_config([str(path)])
 
 
+# Directories the rendered sandbox hides (PrivateTmp=, ProtectHome=). A checkout or venv there
+# (CI may clone into /tmp) would make the helper's interpreter vanish: 203/EXEC.
+_HIDDEN = ("/tmp", "/var/tmp", "/home", "/root", "/run/user")
+
+
+def helper_binds() -> str:
+    """Test plumbing only: a read-only view of the checkout and venv when the sandbox hides them."""
+    checkout = Path(importlib.util.find_spec("ostree_autocleanup.generator").origin or "").resolve()
+    places = dict.fromkeys([str(checkout.parents[1]), str(HELPER.parent.parent.resolve())])
+    hidden = [p for p in places if any(p == h or p.startswith(h + "/") for h in _HIDDEN)]
+    return "".join(f"BindReadOnlyPaths={p}\n" for p in hidden)
+
+
 def install(manager: UserManager, config: Config, dropins: Sequence[str] = ()) -> str:
     """Install the rendered service (and test drop-ins, in order) and return its name."""
     units = render_units(config)
     for stale in Path(manager.unit_dir).glob(f"{config.unit_name}.d/[0-9]*.conf"):
         stale.unlink()
     manager.install_unit(config.unit_name, units[config.unit_name])
+    binds = helper_binds()
+    if binds:
+        manager.install_unit(f"{config.unit_name}.d/00-test-visible.conf", "[Service]\n" + binds)
     for index, text in enumerate(dropins):
         manager.install_unit(f"{config.unit_name}.d/{index:02d}-test.conf", text)
     return config.unit_name
