@@ -6,7 +6,8 @@ shutdown and boot paths stay cheap. The pieces:
 - `mark` (mark.py): after `ostree admin finalize-staged` succeeded, write the stamp atomically
   and durably (stamp.py, atomic.py), with the time, the finalized deployment (read from the
   bootloader entries, deployments.py) and the attempts so far. Refuses while
-  BOOT/ostree/finalize-failure.stamp exists. A pending stamp keeps its attempt count.
+  BOOT/ostree/finalize-failure.stamp exists. Marking the deployment a pending stamp already names keeps its attempt count; a new
+  deployment starts at 0, so retries are limited per finalization.
 - `cleanup` (cleanup.py): no stamp, nothing to do. Else, serialised with other cleanups of the
   same stamp (flock of its directory): raise the stamp's attempt count durably *before* the
   work, take the sysroot lock with a bounded wait (lock.py), refuse a repo that lacks the

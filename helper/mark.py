@@ -117,15 +117,18 @@ def _write_mark(stamp_path: str, deployment: str | None) -> int:
     except OSError as e:
         log.warning(f"cannot read the existing stamp {stamp_path} ({e.strerror}); replacing it")
         previous = None
+    same_deployment = previous is not None and previous.fields.get("deployment") == deployment
     new = stamp.Stamp(previous.fields if previous else None)
     new.fields["marked"] = stamp.utc_now()
     if deployment:
         new.fields["deployment"] = deployment
     else:
         new.fields.pop("deployment", None)
-    # A pending stamp keeps its attempt count: a new update does not make a failing cleanup
-    # succeed, and resetting would let a broken cleanup retry forever on a often-updated system.
-    new.attempts = previous.attempts if previous else 0
+    # The retry budget is per finalized deployment. Marking the same deployment again keeps the
+    # count; a new one starts afresh, or cleanups cut short by earlier shutdowns (the unit
+    # conflicts with shutdown.target) could use up its budget before it ever ran. A cleanup
+    # that keeps failing is still bounded: max-attempts boots per update.
+    new.attempts = previous.attempts if previous is not None and same_deployment else 0
 
     _writable(stamp_path)
     try:

@@ -39,17 +39,29 @@ def test_mark_writes_a_complete_stamp(fixtures_dir: Path, scratch: Path) -> None
     assert "cleanup runs at the next boot" in result.stderr
 
 
-def test_mark_keeps_the_attempts_of_a_pending_stamp(fixtures_dir: Path, scratch: Path) -> None:
+def test_mark_of_a_new_deployment_restarts_the_attempts(fixtures_dir: Path, scratch: Path) -> None:
     ours = sr.copy_sysroot(built(fixtures_dir, "cheap", **KNOBS), scratch / "ours")
     stamp = ours.path / ".cleanup"
-    stamp.write_text("marked=2020-01-01T00:00:00Z\nattempts=2\nnote=kept\n")
+    stamp.write_text("marked=2020-01-01T00:00:00Z\ndeployment=older.0\nattempts=3\nnote=kept\n")
     result = helper("mark", "--sysroot", str(ours.path))
     assert result.returncode == 0, result.stderr
     fields = read_stamp(stamp)
-    assert fields["attempts"] == "2"
+    # Earlier cleanups that were cut short must not use up the new deployment's retries.
+    assert fields["attempts"] == "0"
+    assert fields["deployment"] != "older.0"
     assert fields["marked"] != "2020-01-01T00:00:00Z"
     assert fields["note"] == "kept"
     assert "already pending" in result.stderr
+
+
+def test_mark_of_the_same_deployment_keeps_the_attempts(fixtures_dir: Path, scratch: Path) -> None:
+    ours = sr.copy_sysroot(built(fixtures_dir, "cheap", **KNOBS), scratch / "ours")
+    stamp = ours.path / ".cleanup"
+    assert helper("mark", "--sysroot", str(ours.path)).returncode == 0
+    deployment = read_stamp(stamp)["deployment"]
+    stamp.write_text(f"marked=2020-01-01T00:00:00Z\ndeployment={deployment}\nattempts=2\n")
+    assert helper("mark", "--sysroot", str(ours.path)).returncode == 0
+    assert read_stamp(stamp)["attempts"] == "2"
 
 
 def test_mark_accepts_a_stamp_made_by_touch(fixtures_dir: Path, scratch: Path) -> None:

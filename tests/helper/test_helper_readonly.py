@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helper_support import built, gi_unavailable, helper_argv, need_unshare, read_stamp
+from helper_support import built, gi_unavailable, helper, helper_argv, need_unshare, read_stamp
 
 from support import sysroot as sr
 
@@ -99,7 +99,12 @@ def test_mark_keeps_a_pending_stamps_attempts_through_the_remount(
     fixtures_dir: Path, scratch: Path
 ) -> None:
     ours = sr.copy_sysroot(built(fixtures_dir, "cheap", **KNOBS), scratch / "ours")
-    (ours.path / ".cleanup").write_text("marked=2020-01-01T00:00:00Z\nattempts=2\n")
+    assert helper("mark", "--sysroot", str(ours.path)).returncode == 0
+    deployment = read_stamp(ours.path / ".cleanup")["deployment"]
+    # The same deployment marked again keeps its count: read back through the remount.
+    (ours.path / ".cleanup").write_text(
+        f"marked=2020-01-01T00:00:00Z\ndeployment={deployment}\nattempts=2\n"
+    )
     rc, _options, stderr = _run_on_read_only_mount(ours.path, "mark", "--sysroot", str(ours.path))
     assert rc == 0, stderr
     fields = read_stamp(ours.path / ".cleanup")
