@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Callable
+from typing import Callable, NoReturn
 
 from ..helper.version import VERSION
 from .errors import ConfigErrors, Failure, UsageError
@@ -36,15 +36,24 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error of this command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Render, install and check the units that reclaim the disk space of "
         "finalized OSTree deployments at the next boot.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
 
     render = commands.add_parser("render", help="print or write the rendered units")
     add_config_options(render)

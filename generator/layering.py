@@ -21,21 +21,24 @@ def find_config_files(root: "str | None" = None) -> "list[str]":
     """Absolute paths (under ``root`` when given) of the config files, in application order."""
     prefix = "" if not root or root == "/" else os.path.abspath(root)
     main = None
+    main_found = False
     dropins: dict[str, str] = {}
     for directory in CONFIG_DIRS:
         base = prefix + directory
         candidate = os.path.join(base, MAIN_NAME)
-        if main is None and os.path.isfile(candidate):
-            main = candidate
+        if not main_found and os.path.lexists(candidate):
+            # The highest one wins; an empty one or a link to /dev/null masks those below.
+            main_found = True
+            if os.path.isfile(candidate) and os.path.getsize(candidate) > 0:
+                main = candidate
         try:
             names = os.listdir(os.path.join(base, DROPIN_DIR))
         except OSError:
             continue
         for name in names:
             if name.endswith(DROPIN_SUFFIX) and not name.startswith(".") and name not in dropins:
-                path = os.path.join(base, DROPIN_DIR, name)
                 # An empty file or a link to /dev/null masks a drop-in of the same name below.
-                dropins[name] = path
+                dropins[name] = os.path.join(base, DROPIN_DIR, name)
     files = [main] if main else []
     for name in sorted(dropins):
         path = dropins[name]

@@ -157,3 +157,17 @@ def test_deep_nesting_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
     status, err = _render_status(path, capsys)
     assert status == 2
     assert err.strip().endswith("error: (file): nested deeper than 32 levels")
+
+
+@pytest.mark.parametrize(
+    "argv", [["render", "--bogus"], [], ["install", "--root"], ["schema", "--format", "xml"]]
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("ostree-autocleanup") and ": error: " in err

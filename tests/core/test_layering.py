@@ -141,3 +141,23 @@ def test_a_root_that_resolves_to_slash_reads_its_config(tmp_path: Path) -> None:
     _refuse_escapes([str(config)], str(link))  # inside "/", so no escape
     with pytest.raises(UsageError):
         _refuse_escapes([str(config)], str(tmp_path / "other"))
+
+
+@pytest.mark.parametrize("mask", ["empty", "dev-null"])
+def test_a_main_config_in_etc_can_mask_the_vendor_one(tmp_path: Path, mask: str) -> None:
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.yaml", "version: 1\nname: vendor\n")
+    put(
+        tmp_path,
+        "/usr/lib/ostree-autocleanup/config.d/10-x.yaml",
+        "version: 1\ncleanup:\n  mode: prune\n",
+    )
+    etc = tmp_path / "etc/ostree-autocleanup/config.yaml"
+    etc.parent.mkdir(parents=True)
+    if mask == "empty":
+        etc.write_text("")
+    else:
+        etc.symlink_to("/dev/null")
+    config = load_config(root=str(tmp_path))
+    # The vendor's main file is masked; its drop-in still applies.
+    assert (config.name, config.cleanup.mode) == ("ostree", "prune")
+    assert config.sources == ("/usr/lib/ostree-autocleanup/config.d/10-x.yaml",)
