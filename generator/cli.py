@@ -73,12 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=run_schema)
 
     for name, module_name, help_text in _MODULE_COMMANDS:
-        try:
-            module = importlib.import_module(f".{module_name}", __package__)
-        except ModuleNotFoundError as error:
-            if error.name != f"{__package__}.{module_name}":
-                raise
-            continue
+        module = importlib.import_module(f".{module_name}", __package__)
         sub = commands.add_parser(name, help=help_text)
         configure: Callable[[argparse.ArgumentParser], None] = getattr(
             module, f"configure_{name}_parser"

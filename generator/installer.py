@@ -12,10 +12,9 @@ A failure that is reported rather than killed rolls back what this run changed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import stat
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from . import enablement, live_reload
@@ -27,12 +26,6 @@ from .rootfs import EscapeError, Root, RootError
 
 FILE_MODE = 0o644
 MANIFEST_DIR = MANIFEST_PATH.rpartition("/")[0]
-
-# --generator: the module and function that list what the generator needs in the root, as
-# {root-relative path: (content, mode)}. Looked up by name so that a build without the
-# generator still installs static units.
-GENERATOR_MODULE = "systemd_generator"
-GENERATOR_FILES_FUNCTION = "install_files"
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -159,17 +152,10 @@ def _one_line(problems: Sequence[str], hint: str) -> str:
 def _generator_files(
     config: Config, config_files: Sequence[str], root: str | None
 ) -> dict[str, tuple[bytes, int]]:
-    try:
-        module = importlib.import_module(f".{GENERATOR_MODULE}", __package__)
-    except ModuleNotFoundError:
-        module = None
-    function: Callable[..., Mapping[str, tuple[bytes, int]]] | None = getattr(
-        module, GENERATOR_FILES_FUNCTION, None
-    )
-    if function is None:
-        raise Failure("--generator: this build has no systemd generator to install")
+    from .generator_files import generator_files
+
     # The mode may carry the file type bits (S_IFREG): only the permissions are ours to set.
-    files = function(config, tuple(config_files), root)
+    files = generator_files(config, tuple(config_files), root)
     return {path: (data, stat.S_IMODE(mode)) for path, (data, mode) in files.items()}
 
 

@@ -36,10 +36,8 @@ from .generator_output import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from typing import Any
 
-    from .config import Config
     from .generator_output import Entries
 
 ROOT_ENV = "OSTREE_AUTOCLEANUP_ROOT"
@@ -104,19 +102,6 @@ def _wrap(text: str, width: int = 79) -> str:
         else:
             line = f"{line} {word}" if line else word
     return "\n".join([*lines, line])
-
-
-def install_files(
-    config: Config, config_files: Sequence[str] = (), root: str | None = None
-) -> dict[str, tuple[bytes, int]]:
-    """What `install --generator` writes into the root: {root-relative path: (bytes, mode)}.
-
-    The boot script, the config copy, the precomputed output and compiled templates; all
-    regular files. See generator_files.generator_files.
-    """
-    from .generator_files import generator_files
-
-    return generator_files(config, config_files, root)
 
 
 class Options:

@@ -25,10 +25,7 @@ def test_writes_every_file_under_the_share_directory(tmp_path: Path) -> None:
     assert "zsh/vendor-completions/_ostree-autocleanup" in written
     assert distfiles.SCHEMA_PATH in written
     for program in clidoc.PROGRAMS:
-        try:
-            clidoc.load(program)
-        except clidoc.MissingCommand:
-            continue
+        clidoc.load(program)
         assert f"man/man8/{program.prog}.8" in written
         assert f"bash-completion/completions/{program.prog}" in written
 

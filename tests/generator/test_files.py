@@ -8,9 +8,9 @@ import pytest
 
 from ostree_autocleanup.generator.config import Config
 from ostree_autocleanup.generator.generator_files import DEFAULT_CONFIG, generator_files
+from ostree_autocleanup.generator.generator_files import generator_files as install_files
 from ostree_autocleanup.generator.generator_output import UNITS_ARCHIVE
 from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.systemd_generator import install_files
 from ostree_autocleanup.generator.validate import build_config
 from support.generator_image import Image
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import stat
@@ -14,16 +13,6 @@ from installer_support import MANIFEST, UNIT, is_enabled, run_cli, tree_state
 
 GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
 SHIPPED_CONFIG = "usr/lib/ostree-autocleanup/config.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _needs_generator() -> None:
-    try:
-        module = importlib.import_module("ostree_autocleanup.generator.systemd_generator")
-    except ModuleNotFoundError:
-        module = None
-    if getattr(module, "install_files", None) is None:
-        pytest.skip("this tree has no systemd generator yet (systemd_generator.install_files)")
 
 
 def test_generator_mode_installs_generator_and_config_and_uninstalls_cleanly(
