@@ -172,12 +172,20 @@ def _q(text: str) -> str:
 
 # The Python generator's entry, run with -I so that no PYTHON* variable or current directory
 # changes what runs at boot. A missing package is one log line, not a traceback.
+# When the interpreter cannot import the package (installed for another Python, say), the
+# generator's own logging is not there yet: say so in the kernel log, where an admin looks for
+# generator messages, and fall back to stderr only where that cannot be written.
 _PY_ENTRY = f"""\
-import sys
+import os, sys
 try:
     from ostree_autocleanup.generator.systemd_generator import main
 except ImportError as e:
-    sys.stderr.write("{PROGRAM}: cannot start: " + str(e) + "\\n")
+    line = "{PROGRAM}[%d]: cannot start %s: %s; no units generated\\n" % (os.getpid(), sys.executable, e)
+    try:
+        with open("/dev/kmsg", "w") as kmsg:
+            kmsg.write("<27>" + line)
+    except OSError:
+        sys.stderr.write(line)
     sys.exit(1)
 sys.exit(main())"""
 

@@ -187,6 +187,32 @@ def test_logs_go_to_the_kernel_log_with_a_priority(image: Image, entry: str) -> 
     assert os.listdir(out) == []
 
 
+def test_an_interpreter_without_the_package_says_so_in_the_kernel_log(tmp_path: Path) -> None:
+    from ostree_autocleanup.generator.generator_files import _PY_ENTRY
+
+    # Debian's python3 isolated (-I -S) as the boot script runs it: it cannot see the venv's
+    # package, as on a system where the package was installed for another interpreter.
+    fd = _kmsg_reader()
+    try:
+        proc = subprocess.Popen(
+            ["/usr/bin/python3", "-I", "-S", "-c", _PY_ENTRY, str(tmp_path)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _, stderr = proc.communicate()
+        records = _kmsg_records(fd)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 1
+    ours = [r for r in records if f"ostree-autocleanup-generator[{proc.pid}]: " in r]
+    assert len(ours) == 1, (records, stderr)
+    assert re.match(
+        rf"27,\d+,\d+,[-c];ostree-autocleanup-generator\[{proc.pid}\]: cannot start ", ours[0]
+    )
+    assert "no units generated" in ours[0] and stderr == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.root
 @pytest.mark.parametrize("entry", ["script", "python"])
 def test_no_kmsg_falls_back_to_stderr(image: Image, entry: str) -> None:
