@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from .layering import target_path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     Entry = tuple[str, bytes]
@@ -97,20 +99,8 @@ def read_inputs(root: str, paths: list[str]) -> Inputs:
     inputs: Inputs = []
     for path in paths:
         with open(path, "rb") as f:
-            inputs.append((strip_root(root, path), f.read()))
+            inputs.append((target_path(path, root), f.read()))
     return inputs
-
-
-def strip_root(root: str, path: str) -> str:
-    """PATH as the booted system sees it, for a PATH under ROOT (used by tests and images)."""
-    if root in ("", "/"):
-        return path
-    root = root.rstrip("/")
-    if path == root:
-        return "/"
-    if path.startswith(root + "/"):
-        return path[len(root) :]
-    return path
 
 
 def write_entries(outdir: str, entries: Entries) -> None:
