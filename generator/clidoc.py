@@ -348,6 +348,19 @@ def load(program: Program) -> Command:
     raise NoCommandSource(f"{program.module} has neither build_parser() nor CLI_SPEC")
 
 
+def loaded(require_all: bool = True) -> list[tuple[Program, Command]]:
+    """Every program with its model, in PROGRAMS order. A missing module raises MissingCommand,
+    unless ``require_all`` is false (then that program is left out)."""
+    out: list[tuple[Program, Command]] = []
+    for program in PROGRAMS:
+        try:
+            out.append((program, load(program)))
+        except MissingCommand:
+            if require_all:
+                raise
+    return out
+
+
 def walk(command: Command) -> Sequence[Command]:
     """The command and every subcommand under it, depth first."""
     out = [command]

@@ -35,13 +35,7 @@ def share_files(zsh_dir: str = ZSH_DIR, require_all: bool = True) -> dict[str, s
     files: dict[str, str] = {}
     for name, text in manpages.all_pages(require_all).items():
         files[f"man/man{name.rsplit('.', 1)[1]}/{name}"] = text
-    for program in clidoc.PROGRAMS:
-        try:
-            command = clidoc.load(program)
-        except clidoc.MissingCommand:
-            if require_all:
-                raise
-            continue
+    for program, command in clidoc.loaded(require_all):
         source = f"the command line of {program.module}"
         files[f"{BASH_DIR}/{program.prog}"] = completion.bash_script(command, source)
         files[f"{zsh_dir}/_{program.prog}"] = completion.zsh_script(command, source)

@@ -298,13 +298,7 @@ def all_pages(require_all: bool = True) -> dict[str, str]:
     """File name -> roff for every page; MissingCommand when a program's source is missing,
     unless ``require_all`` is false (then its page is left out)."""
     pages: dict[str, str] = {}
-    for program in clidoc.PROGRAMS:
-        try:
-            command = clidoc.load(program)
-        except clidoc.MissingCommand:
-            if require_all:
-                raise
-            continue
+    for program, command in clidoc.loaded(require_all):
         pages[f"{program.prog}.8"] = command_page(command, f"the command line of {program.module}")
     pages[f"{CONFIG_PAGE}.5"] = config_page()
     return pages

@@ -22,20 +22,29 @@ def lock_path(sysroot: str) -> str:
     return os.path.join(sysroot, "ostree", "lock")
 
 
-def wait_for(try_once: Callable[[], bool], sysroot: str, timeout: float) -> None:
-    """Call `try_once` until it returns True; raise HelperError after `timeout` seconds."""
+def _poll(try_once: Callable[[], bool], timeout: float, waiting: str, held: str, hint: str) -> None:
+    """Call `try_once` until it returns True, logging `waiting` once; after `timeout` seconds
+    raise HelperError saying the lock is `held` (with `hint`)."""
     deadline = time.monotonic() + timeout
     waited = False
     while not try_once():
         if time.monotonic() >= deadline:
-            raise HelperError(
-                f"the sysroot lock {lock_path(sysroot)} is still held after {timeout:g}s",
-                "an update or another cleanup is running; the next boot retries",
-            )
+            raise HelperError(f"{held} after {timeout:g}s", hint)
         if not waited:
-            log.info(f"waiting for the sysroot lock of {sysroot} (an update may be running)")
+            log.info(waiting)
             waited = True
         time.sleep(POLL_SECONDS)
+
+
+def wait_for(try_once: Callable[[], bool], sysroot: str, timeout: float) -> None:
+    """Call `try_once` until it returns True; raise HelperError after `timeout` seconds."""
+    _poll(
+        try_once,
+        timeout,
+        f"waiting for the sysroot lock of {sysroot} (an update may be running)",
+        f"the sysroot lock {lock_path(sysroot)} is still held",
+        "an update or another cleanup is running; the next boot retries",
+    )
 
 
 class SysrootLock:
@@ -94,20 +103,14 @@ class DirectoryLock:
             self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             raise HelperError(f"cannot open {self.directory}: {e.strerror}") from e
-        deadline = time.monotonic() + timeout
-        waited = False
         try:
-            while not self._try():
-                if time.monotonic() >= deadline:
-                    raise HelperError(
-                        f"another cleanup of the stamp in {self.directory} is still running "
-                        f"after {timeout:g}s",
-                        "the next boot retries",
-                    )
-                if not waited:
-                    log.info(f"waiting for another cleanup of the stamp in {self.directory}")
-                    waited = True
-                time.sleep(POLL_SECONDS)
+            _poll(
+                self._try,
+                timeout,
+                f"waiting for another cleanup of the stamp in {self.directory}",
+                f"another cleanup of the stamp in {self.directory} is still running",
+                "the next boot retries",
+            )
         except BaseException:
             self.release()
             raise
