@@ -32,12 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ostree_autocleanup.generator.generator_files import (
+from ostree_autocleanup.generator.boot.image import (
     GENERATOR_PATH,
     generator_files,
     write_generator_files,
 )
-from ostree_autocleanup.generator.load import load_config
+from ostree_autocleanup.generator.config.load import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 C_GENERATORS = (

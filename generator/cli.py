@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Callable, NoReturn
 
 from ..helper.version import VERSION
+from .checks import status, verify
 from .errors import ConfigErrors, Failure, UsageError
+from .install import install, uninstall
+from .options import OneLineParser, add_config_options
 
 PROG = "ostree-autocleanup"
 
-# Commands whose options and work live in their own module: (command, module, help).
-_MODULE_COMMANDS = (
-    ("install", "installer", "install the units into an image root or DESTDIR"),
-    ("uninstall", "installer", "remove what install wrote"),
-    ("verify", "verify", "check the rendered units with systemd-analyze and score their sandbox"),
-    ("status", "status", "show the cleanup state of the running system"),
-)
-
-
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c",
-        "--config",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="config file (repeatable; later files override earlier ones); default: the "
-        "layered files under /etc, /run and /usr/lib/ostree-autocleanup, else the embedded default",
-    )
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors in one line, like every other error of this command."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Render, install and check the units that reclaim the disk space of "
         "finalized OSTree deployments at the next boot.",
@@ -52,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+        dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
     )
 
     render = commands.add_parser("render", help="print or write the rendered units")
@@ -72,27 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(run=run_schema)
 
-    for name, module_name, help_text in _MODULE_COMMANDS:
-        module = importlib.import_module(f".{module_name}", __package__)
-        sub = commands.add_parser(name, help=help_text)
-        configure: Callable[[argparse.ArgumentParser], None] = getattr(
-            module, f"configure_{name}_parser"
-        )
-        configure(sub)
-        sub.set_defaults(run=getattr(module, f"run_{name}"))
+    # Commands whose options and work live in their own module.
+    install_parser = commands.add_parser(
+        "install", help="install the units into an image root or DESTDIR"
+    )
+    install.configure_install_parser(install_parser)
+    install_parser.set_defaults(run=install.run_install)
+    uninstall_parser = commands.add_parser("uninstall", help="remove what install wrote")
+    uninstall.configure_uninstall_parser(uninstall_parser)
+    uninstall_parser.set_defaults(run=uninstall.run_uninstall)
+    verify_parser = commands.add_parser(
+        "verify", help="check the rendered units with systemd-analyze and score their sandbox"
+    )
+    verify.configure_verify_parser(verify_parser)
+    verify_parser.set_defaults(run=verify.run_verify)
+    status_parser = commands.add_parser(
+        "status", help="show the cleanup state of the running system"
+    )
+    status.configure_status_parser(status_parser)
+    status_parser.set_defaults(run=status.run_status)
     return parser
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from .load import load_config
-    from .render import render
+    from .config.load import load_config
+    from .units.render import render
 
     files = render(load_config(args.config, args.root))
     if args.output is None:
         for path, text in files.items():
             sys.stdout.write(f"--- {path} ---\n{text}")
         return 0
-    from .output import write_tree
+    from .rootfs import write_tree
 
     write_tree(args.output, files)
     return 0
@@ -100,11 +85,11 @@ def run_render(args: argparse.Namespace) -> int:
 
 def run_schema(args: argparse.Namespace) -> int:
     if args.format == "markdown":
-        from .reference import markdown_reference
+        from .docs.reference import markdown_reference
 
         sys.stdout.write(markdown_reference())
     else:
-        from .schema import json_schema
+        from .docs.schema import json_schema
 
         sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
     return 0

@@ -1,13 +1,16 @@
-"""Reading and writing inside an image root without ever leaving it.
+"""Reading and writing inside an image root without ever leaving it: the one rule for roots.
 
 An image root is someone else's tree: it may hold symlinks that make sense only once it is
-booted (``/lib -> usr/lib``, an absolute ``/etc/foo -> /run/foo``), or, by mistake or malice,
-links that lead out of it. Every path is walked one component at a time from a descriptor of the
-root, opening each directory with ``O_NOFOLLOW`` relative to its parent, so that a symlink is
-always seen before it is followed and a link swapped in during the walk makes the open fail
-instead of escaping. A relative symlink is followed when it stays inside the root; an absolute
-one is refused, because followed from the host it would leave the root (the same rule as
-pypa/installer's destination: normalise, then refuse anything not under the target).
+booted (``/lib -> usr/lib``, an absolute ``/etc/foo -> /usr/share/foo``), or, by mistake or
+malice, links that lead out of it. Every path is walked one component at a time from a
+descriptor of the root, opening each directory with ``O_NOFOLLOW`` relative to its parent, so
+that a symlink is always seen before it is followed and a link swapped in during the walk makes
+the open fail instead of escaping. The rule is the one ``systemctl --root`` follows: an
+absolute symlink means the image's own ``/`` and is resolved from the root, a relative one from
+where it stands; a ``..`` that would climb above the root is refused, never clamped (the same
+stance as pypa/installer's destination: normalise, then refuse anything not under the target).
+The config loader, the installer, ``verify``, ``status`` and the generator under ``--root`` all
+resolve through this module.
 
 Files are replaced atomically: a temporary file in the same directory, fsync, ``rename``, fsync
 of the directory. A kill at any point leaves the old file or the new one, plus at worst a
@@ -20,11 +23,10 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from . import crashpoint
+from .errors import Failure, UsageError
 
 TEMP_PREFIX = ".ostree-autocleanup-tmp."
 _MAX_SYMLINK_HOPS = 40
@@ -39,14 +41,19 @@ class EscapeError(Exception):
     """A path inside the root would lead outside it, or through something that is no directory."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """What is at one path inside the root, without following a final symlink."""
 
     kind: str  # "missing", "file", "symlink", "directory" or "other"
     data: bytes | None = None  # contents of a file
     mode: int = 0  # permission bits of a file
     target: str | None = None  # where a symlink points
+
+
+def _token() -> str:
+    # Not the secrets module: it pulls in hashlib and random, and the generator's cold path
+    # reads configs through this module at boot.
+    return os.urandom(4).hex()
 
 
 def normalise(path: str) -> str:
@@ -79,7 +86,10 @@ def _fsync_dir(fd: int) -> None:
 class Root:
     """A directory that stands for ``/`` of an image, and the only place this object writes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        """Open the root at ``path``. A root that is itself a symlink is refused for writing
+        (a typo'd DESTDIR must not redirect an install); ``read_only`` callers may pass one,
+        such as a container's ``/proc/PID/root``."""
         absolute = os.path.abspath(path)
         try:
             info = os.lstat(absolute)
@@ -87,17 +97,22 @@ class Root:
             raise RootError(f"{path}: root directory does not exist") from None
         except OSError as error:
             raise RootError(f"{path}: cannot use as root: {error.strerror}") from None
+        flags = _DIR_FLAGS
         if stat.S_ISLNK(info.st_mode):
-            raise RootError(
-                f"{path}: root is a symlink (pass the directory it points to, "
-                f"{os.path.realpath(absolute)}, if that is really meant)"
-            )
-        if not stat.S_ISDIR(info.st_mode):
+            if not read_only:
+                raise RootError(
+                    f"{path}: root is a symlink (pass the directory it points to, "
+                    f"{os.path.realpath(absolute)}, if that is really meant)"
+                )
+            flags &= ~os.O_NOFOLLOW
+        elif not stat.S_ISDIR(info.st_mode):
             raise RootError(f"{path}: root is not a directory")
         self.path = absolute
         # O_NOFOLLOW again: a root swapped for a symlink after the lstat above fails here.
         try:
-            self._fd = os.open(absolute, _DIR_FLAGS)
+            self._fd = os.open(absolute, flags)
+        except NotADirectoryError:
+            raise RootError(f"{path}: root is not a directory") from None
         except OSError as error:
             raise RootError(f"{path}: cannot open root: {error.strerror}") from None
 
@@ -136,7 +151,9 @@ class Root:
 
     # -- walking -----------------------------------------------------------------------------
 
-    def _walk(self, path: str, create: list[str] | None) -> tuple[int, str, list[str]]:
+    def _walk(
+        self, path: str, create: list[str] | None, via: str | None = None
+    ) -> tuple[int, str, list[str]]:
         """Open directory ``path`` through in-root symlinks.
 
         Returns a descriptor of the deepest directory reached, its root-relative real path and
@@ -146,15 +163,16 @@ class Root:
         pending = [part for part in path.split("/") if part not in ("", ".")]
         stack: list[tuple[int, str]] = [(os.dup(self._fd), "")]
         hops = 0
-        last_link: str | None = None
+        last_link = via  # the symlink that led here, which messages name
         try:
             while pending:
                 name = pending.pop(0)
                 fd, here = stack[-1]
                 if name == "..":
                     if len(stack) == 1:
+                        what = "symlink" if last_link else "'..'"
                         raise EscapeError(
-                            f"{self.show(last_link or path)}: symlink leads outside the root"
+                            f"{self.show(last_link or path)}: {what} leads outside the root"
                         )
                     os.close(stack.pop()[0])
                     continue
@@ -177,15 +195,15 @@ class Root:
                     info = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 if stat.S_ISLNK(info.st_mode):
                     target = os.readlink(name, dir_fd=fd)
-                    if target.startswith("/"):
-                        raise EscapeError(
-                            f"{self.show(child)}: symlink to {target} would lead outside the "
-                            f"root (absolute symlinks inside the root are not followed)"
-                        )
                     hops += 1
                     if hops > _MAX_SYMLINK_HOPS:
                         raise EscapeError(f"{self.show(child)}: too many levels of symlinks")
                     last_link = child
+                    if target.startswith("/"):
+                        # The image's own /: start again from the root, not from the host's.
+                        for deeper, _ in stack[1:]:
+                            os.close(deeper)
+                        del stack[1:]
                     pending = [p for p in target.split("/") if p not in ("", ".")] + pending
                     continue
                 if not stat.S_ISDIR(info.st_mode):
@@ -197,7 +215,6 @@ class Root:
                     _fsync_dir(fd)
                     assert create is not None
                     create.append(child)
-                    crashpoint.reached()
             result = stack.pop()
             return result[0], result[1], []
         finally:
@@ -212,6 +229,37 @@ class Root:
             os.close(fd)
             return None, real, name
         return fd, real, name
+
+    def resolve(self, path: str) -> str:
+        """The root-relative real path of ``path``, every symlink on the way resolved inside
+        the root, the last one too; components that do not exist are kept as written."""
+        pending = path
+        via: str | None = None  # the last symlink followed, which messages name
+        for _ in range(_MAX_SYMLINK_HOPS):
+            parts = [part for part in pending.split("/") if part not in ("", ".")]
+            whole = not parts or parts[-1] == ".."  # a directory to walk to the end
+            fd, real, missing = self._walk(pending if whole else "/".join(parts[:-1]), None, via)
+            try:
+                if whole or missing:
+                    return "/".join(p for p in (real, *missing, *parts[-1:][: not whole]) if p)
+                final = parts[-1]
+                try:
+                    info = os.stat(final, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    return _join(real, final)
+                if not stat.S_ISLNK(info.st_mode):
+                    return _join(real, final)
+                target = os.readlink(final, dir_fd=fd)
+            finally:
+                os.close(fd)
+            via = _join(real, final)
+            # An absolute target keeps its leading '/', which the walk reads as the root.
+            pending = target if target.startswith("/") else f"{real}/{target}"
+        raise EscapeError(f"{self.show(path)}: too many levels of symlinks")
+
+    def host_path(self, path: str) -> str:
+        """Where ``path`` of the image is on this machine, resolved by :meth:`resolve`."""
+        return self.show(self.resolve(path))
 
     def missing_directories(self, directory: str) -> list[str]:
         """The directories that writing into ``directory`` would create, outermost first."""
@@ -333,7 +381,7 @@ class Root:
             if not missing:
                 _replace_in(fd, name, data, mode)
                 return
-            temp = TEMP_PREFIX + missing[0] + "." + secrets.token_hex(4)
+            temp = TEMP_PREFIX + missing[0] + "." + _token()
             os.mkdir(temp, 0o755, dir_fd=fd)
             inner = os.open(temp, _DIR_FLAGS, dir_fd=fd)
             try:
@@ -348,10 +396,8 @@ class Root:
                 _replace_in(inner, name, data, mode)
             finally:
                 os.close(inner)
-            crashpoint.reached()
             _rename_noreplace(fd, temp, missing[0])
             _fsync_dir(fd)
-            crashpoint.reached()
             for component in missing:
                 real = _join(real, component)
                 created.append(real)
@@ -369,7 +415,6 @@ class Root:
             except FileNotFoundError:
                 return False
             _fsync_dir(fd)
-            crashpoint.reached()
             return True
         finally:
             os.close(fd)
@@ -393,7 +438,6 @@ class Root:
                     return False
                 raise
             _fsync_dir(fd)
-            crashpoint.reached()
             return True
         finally:
             os.close(fd)
@@ -408,10 +452,9 @@ class Root:
         if fd is None:
             return
         try:
-            temp = TEMP_PREFIX + name + "." + secrets.token_hex(4)
+            temp = TEMP_PREFIX + name + "." + _token()
             os.rename(name, temp, src_dir_fd=fd, dst_dir_fd=fd)
             _fsync_dir(fd)
-            crashpoint.reached()
             _delete_tree(fd, temp)
             _fsync_dir(fd)
         finally:
@@ -439,7 +482,7 @@ class Root:
 
 
 def _replace_in(fd: int, name: str, data: bytes, mode: int) -> None:
-    temp = TEMP_PREFIX + name + "." + secrets.token_hex(4)
+    temp = TEMP_PREFIX + name + "." + _token()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     file_fd = os.open(temp, flags, 0o600, dir_fd=fd)
     try:
@@ -453,14 +496,12 @@ def _replace_in(fd: int, name: str, data: bytes, mode: int) -> None:
             os.fsync(file_fd)
         finally:
             os.close(file_fd)
-        crashpoint.reached()
         os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=fd)
         raise
     _fsync_dir(fd)
-    crashpoint.reached()
 
 
 def _rename_noreplace(fd: int, source: str, target: str) -> None:
@@ -488,3 +529,33 @@ def _delete_tree(fd: int, name: str) -> None:
     finally:
         os.close(sub)
     os.rmdir(name, dir_fd=fd)
+
+
+def resolve(root: str, path: str) -> str:
+    """The host path of ``path`` (as the image at ``root`` sees it), resolved inside ``root``.
+
+    Raises RootError for an unusable root and EscapeError for a path that leads out of it.
+    """
+    with Root(root, read_only=True) as opened:
+        return opened.host_path(path)
+
+
+def write_tree(output: str, files: dict[str, str], mode: int = 0o644) -> None:
+    """Write ``files`` (path relative to ``output`` -> text) under ``output``, creating it.
+
+    For ``render --output``, the built docs and verify's scratch root: the same confined, atomic
+    writer as ``install``, so a symlink inside the output directory cannot redirect a write
+    outside it, and each file is either old or new after a crash.
+    """
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as error:
+        raise Failure(f"cannot create {output}: {error.strerror or error}") from error
+    try:
+        with Root(output) as root:
+            for relative, text in files.items():
+                root.write(relative, text.encode(), mode, [])
+    except (RootError, EscapeError) as error:
+        raise UsageError(str(error)) from error
+    except OSError as error:
+        raise Failure(f"cannot write under {output}: {error.strerror or error}") from error

@@ -19,8 +19,6 @@ from .result import Freed
 from .usage import format_bytes
 from .version import VERSION
 
-BACKENDS = ("auto", "libostree", "ostree-cli")
-
 
 class Options:
     def __init__(

@@ -63,26 +63,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    _add_mark(sub.add_parser("mark", help="write the stamp after a successful finalization"))
+    _add_cleanup(sub.add_parser("cleanup", help="clean up when the stamp exists, then remove it"))
+    _add_status(sub.add_parser("status", help="show the stamp and the last cleanup's result"))
+    return parser
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--sysroot", default=DEFAULT_SYSROOT, help="the physical sysroot (default: %(default)s)"
-        )
-        p.add_argument("--stamp", default=None, help="the stamp file (default: SYSROOT/.cleanup)")
-        # Accepted after the command too; SUPPRESS keeps the top-level value when absent.
-        p.add_argument(
-            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-        )
-        p.add_argument(
-            "-v",
-            "--verbose",
-            action="store_true",
-            default=argparse.SUPPRESS,
-            help=argparse.SUPPRESS,
-        )
 
-    mark = sub.add_parser("mark", help="write the stamp after a successful finalization")
-    common(mark)
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sysroot", default=DEFAULT_SYSROOT, help="the physical sysroot (default: %(default)s)"
+    )
+    parser.add_argument("--stamp", default=None, help="the stamp file (default: SYSROOT/.cleanup)")
+    # Accepted after the command too; SUPPRESS keeps the top-level value when absent.
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+    )
+
+
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help="where last-cleanup.json is kept (default: %(default)s)",
+    )
+
+
+def _add_mark(mark: argparse.ArgumentParser) -> None:
+    _add_common(mark)
     mark.add_argument(
         "--boot",
         default=None,
@@ -96,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for a running cleanup before marking anyway (default: 10)",
     )
 
-    cleanup = sub.add_parser("cleanup", help="clean up when the stamp exists, then remove it")
-    common(cleanup)
+
+def _add_cleanup(cleanup: argparse.ArgumentParser) -> None:
+    _add_common(cleanup)
     cleanup.add_argument(
         "--mode",
         choices=("full", "prune"),
@@ -110,11 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="give up and remove the stamp after this many attempts (default: %(default)s)",
     )
-    cleanup.add_argument(
-        "--state-dir",
-        default=DEFAULT_STATE_DIR,
-        help="where last-cleanup.json is kept (default: %(default)s)",
-    )
+    _add_state_dir(cleanup)
     cleanup.add_argument(
         "--lock-timeout",
         type=_seconds,
@@ -139,15 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs CAP_SYS_ADMIN)",
     )
 
-    status = sub.add_parser("status", help="show the stamp and the last cleanup's result")
-    common(status)
-    status.add_argument(
-        "--state-dir",
-        default=DEFAULT_STATE_DIR,
-        help="where last-cleanup.json is kept (default: %(default)s)",
-    )
+
+def _add_status(status: argparse.ArgumentParser) -> None:
+    _add_common(status)
+    _add_state_dir(status)
     status.add_argument("--json", action="store_true", help="print JSON")
-    return parser
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -2,7 +2,10 @@
 
 OSTree systems configured with `[sysroot] readonly=true` mount /sysroot read-only; ostree itself
 writes there only from a mount namespace of its own, where it remounts the sysroot read-write.
-The helper does the same for its stamp and, in prune mode, for the repo: it moves this process
+The helper does the same, in every mode: `mark` for the mount holding the stamp, whenever that
+mount is read-only; `cleanup --sysroot-readonly` for the mounts holding the stamp's directory,
+SYSROOT/ostree and the repo, and in full mode SYSROOT/boot, before it touches anything (full
+mode also lets libostree remount /boot itself in that namespace). Each time it moves this process
 into a new mount namespace, makes every mount in it private (so that nothing it does there
 propagates back), and clears the read-only flag of the one mount holding each path with a bind
 remount. A bind remount changes that mount alone, never the filesystem beneath it: the host's
@@ -22,7 +25,6 @@ import errno
 import os
 
 CLONE_NEWNS = 0x00020000
-MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ostree_autocleanup.generator.config.validate import build_config
+from ostree_autocleanup.generator.config.yamlsource import Located, SourceFile
 from ostree_autocleanup.generator.errors import ConfigErrors, Mark
-from ostree_autocleanup.generator.render import render
-from ostree_autocleanup.generator.validate import build_config
-from ostree_autocleanup.generator.yamlsource import Located, SourceFile
+from ostree_autocleanup.generator.units.render import render
 from support.unitfile import parse_unit
 
 # Characters that matter to systemd's parser, mixed into otherwise ordinary text.

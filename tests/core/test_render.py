@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.render import render
+from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.units.render import render
 from support.unitfile import parse_unit
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

@@ -11,9 +11,10 @@ import jsonschema
 import pytest
 import yaml
 
-from ostree_autocleanup.generator import cli, settings
-from ostree_autocleanup.generator.reference import markdown_reference
-from ostree_autocleanup.generator.schema import json_schema
+from ostree_autocleanup.generator import cli
+from ostree_autocleanup.generator.config import settings
+from ostree_autocleanup.generator.docs.reference import markdown_reference
+from ostree_autocleanup.generator.docs.schema import json_schema
 
 TOP = Path(__file__).parents[2]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.config import Config
-from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.output import write_tree
-from ostree_autocleanup.generator.render import UNIT_DIR, render
+from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.config.model import Config
+from ostree_autocleanup.generator.rootfs import write_tree
+from ostree_autocleanup.generator.units.render import UNIT_DIR, render
 from support.unitfile import parse_unit
 from support.upstream import ostree_boot_tree
 

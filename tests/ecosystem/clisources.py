@@ -7,12 +7,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ostree_autocleanup.generator import clidoc
-
-
-def load_or_skip(program: clidoc.Program) -> clidoc.Command:
-    """The program's command-line model; all three programs exist, so a missing one fails."""
-    return clidoc.load(program)
+from ostree_autocleanup.generator.docs import clidoc
 
 
 def _parser_words(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ostree_autocleanup.generator import clidoc
+from ostree_autocleanup.generator.docs import clidoc
 
 
 @pytest.fixture(params=clidoc.PROGRAMS, ids=[p.prog for p in clidoc.PROGRAMS])

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from clisources import SAMPLE_SPEC, load_or_skip, source_words
+from clisources import SAMPLE_SPEC, source_words
 
-from ostree_autocleanup.generator import clidoc, completion
+from ostree_autocleanup.generator.docs import clidoc, completion
 
 
 def bash_complete(script: str, prog: str, words: list[str], cwd: Path) -> list[str]:
@@ -63,7 +63,7 @@ def test_global_options_come_before_the_subcommand(main_script: str, tmp_path: P
 
 
 def test_options_of_each_subcommand_complete(program: clidoc.Program, tmp_path: Path) -> None:
-    command = load_or_skip(program)
+    command = clidoc.load(program)
     script = tmp_path / "script.bash"
     script.write_text(completion.bash_script(command, "a test"))
     expected: dict[tuple[str, ...], set[str]] = {}
@@ -139,7 +139,7 @@ def zsh() -> str:
 
 
 def test_zsh_script_parses_and_registers(program: clidoc.Program, zsh: str, tmp_path: Path) -> None:
-    command = load_or_skip(program)
+    command = clidoc.load(program)
     fpath = tmp_path / "functions"
     fpath.mkdir()
     script = fpath / f"_{program.prog}"

@@ -13,8 +13,9 @@ import jsonschema
 import pytest
 import yaml
 
-from ostree_autocleanup.generator import cli, distfiles
-from ostree_autocleanup.generator.schema import json_schema
+from ostree_autocleanup.generator import cli
+from ostree_autocleanup.generator.docs import distfiles
+from ostree_autocleanup.generator.docs.schema import json_schema
 
 TOP = Path(__file__).parents[2]
 SCHEMA_FILE = TOP / "docs" / "config.schema.json"

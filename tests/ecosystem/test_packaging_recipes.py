@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from docrecipes import command_lines, recipes
 
-from ostree_autocleanup.generator import cli, distfiles
+from ostree_autocleanup.generator import cli
+from ostree_autocleanup.generator.docs import distfiles
 from support.upstream import ostree_boot_tree
 
 TOP = Path(__file__).parents[2]

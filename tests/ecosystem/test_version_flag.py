@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator import clidoc
+from ostree_autocleanup.generator.docs import clidoc
 from ostree_autocleanup.helper.version import VERSION
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"

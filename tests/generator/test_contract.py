@@ -188,7 +188,7 @@ def test_logs_go_to_the_kernel_log_with_a_priority(image: Image, entry: str) -> 
 
 
 def test_an_interpreter_without_the_package_says_so_in_the_kernel_log(tmp_path: Path) -> None:
-    from ostree_autocleanup.generator.generator_files import _PY_ENTRY
+    from ostree_autocleanup.generator.boot.image import _PY_ENTRY
 
     # Debian's python3 isolated (-I -S) as the boot script runs it: it cannot see the venv's
     # package, as on a system where the package was installed for another interpreter.

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.config import Config
-from ostree_autocleanup.generator.generator_files import DEFAULT_CONFIG, generator_files
-from ostree_autocleanup.generator.generator_files import generator_files as install_files
-from ostree_autocleanup.generator.generator_output import UNITS_ARCHIVE
-from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.validate import build_config
+from ostree_autocleanup.generator.boot.entries import UNITS_ARCHIVE
+from ostree_autocleanup.generator.boot.image import DEFAULT_CONFIG, generator_files
+from ostree_autocleanup.generator.boot.image import generator_files as install_files
+from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.config.model import Config
+from ostree_autocleanup.generator.config.validate import build_config
 from support.generator_image import Image
 
 GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"

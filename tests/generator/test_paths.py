@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.generator_output import TEMPLATE_CACHE_DIR
+from ostree_autocleanup.generator.boot.entries import TEMPLATE_CACHE_DIR
 from support.generator_image import ENTRY_POINTS, Image, snapshot
 
 UNIT = "ostree-autocleanup.service"

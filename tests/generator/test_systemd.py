@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.generator_files import units_archive
-from ostree_autocleanup.generator.generator_output import UNITS_ARCHIVE
+from ostree_autocleanup.generator.boot.entries import UNITS_ARCHIVE
+from ostree_autocleanup.generator.boot.image import units_archive
 from support.generator_image import Image
 from support.upstream import ostree_boot_tree
 

@@ -37,16 +37,48 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
     return Result(status, captured.out, captured.err)
 
 
-def run_process(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``ostree-autocleanup ARGV`` as its own process (for the tests that kill it)."""
-    code = "import sys; from ostree_autocleanup.generator.cli import main; sys.exit(main())"
+# Fault injection from the test side: the product has no crash hook. Every durable step of an
+# install or uninstall (a rename, a mkdir, an unlink, a written temporary file) ends with an
+# fsync of the file or its directory, so killing the process right after its Nth fsync returns
+# puts a power cut after each of those steps in turn.
+_CRASH_AFTER_FSYNC = """\
+import os, signal, sys
+limit = int(sys.argv.pop(1))
+calls = 0
+real_fsync = os.fsync
+def fsync(fd):
+    global calls
+    real_fsync(fd)
+    calls += 1
+    if calls == limit:
+        os.kill(os.getpid(), signal.SIGKILL)
+os.fsync = fsync
+from ostree_autocleanup.generator.cli import main
+sys.exit(main())
+"""
+
+
+def run_process(
+    *argv: str, env: dict[str, str] | None = None, crash_after: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ostree-autocleanup ARGV`` as its own process (for the tests that kill it).
+
+    With ``crash_after=N`` the process SIGKILLs itself right after its Nth durable step.
+    """
+    if crash_after is None:
+        command = [sys.executable, "-c", _RUN, *argv]
+    else:
+        command = [sys.executable, "-c", _CRASH_AFTER_FSYNC, str(crash_after), *argv]
     return subprocess.run(
-        [sys.executable, "-c", code, *argv],
+        command,
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+_RUN = "import sys; from ostree_autocleanup.generator.cli import main; sys.exit(main())"
 
 
 def tree_state(root: Path) -> dict[str, str]:

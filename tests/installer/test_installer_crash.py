@@ -1,7 +1,7 @@
 """SIGKILL at every durable step, and at random times: files are old or new, a rerun completes.
 
-The step-by-step tests use the OSTREE_AUTOCLEANUP_TEST_CRASH_AFTER hook, which kills the process
-right after its Nth durable step (a rename, a mkdir, an unlink, an fsynced temporary file); N
+The step-by-step tests run the command under a launcher that kills the process right after its
+Nth durable step (each rename, mkdir, unlink or written temporary file ends in an fsync); N
 counts up until a run gets through without being killed, so every step of the real run is a kill
 point. The random test kills the whole process group (systemctl included) at random times.
 """
@@ -30,8 +30,6 @@ from installer_support import (
     temporaries,
     tree_state,
 )
-
-from ostree_autocleanup.generator.crashpoint import ENVIRONMENT_VARIABLE
 
 CONTENT_FILES = (UNIT, DROPIN, PRESET)
 MAX_STEPS = 200  # far above any real run: a loop that reaches it means the hook is broken
@@ -72,7 +70,7 @@ def _crash_every_step(
     expected = tree_state(reference)
     for step in range(1, MAX_STEPS):
         root = _copy(start, work / "crash")
-        killed = run_process(*argv, "--root", str(root), env={ENVIRONMENT_VARIABLE: str(step)})
+        killed = run_process(*argv, "--root", str(root), crash_after=step)
         if killed.returncode == 0:
             assert tree_state(root) == expected
             return step - 1, expected
@@ -107,7 +105,7 @@ def test_kill_at_every_step_of_a_fresh_install(
     assert steps >= 8  # manifest twice, three files, directories: every one was a kill point
     # And a root that went through a kill and a rerun uninstalls to exactly what it was.
     root = _copy(image_root, tmp_path / "again")
-    run_process("install", "--root", str(root), env={ENVIRONMENT_VARIABLE: str(steps // 2)})
+    run_process("install", "--root", str(root), crash_after=steps // 2)
     assert run_process("uninstall", "--root", str(root)).returncode == 0
     assert tree_state(root) == pristine
 
@@ -148,7 +146,7 @@ def test_kill_a_crashed_install_then_uninstall(
     step = 1
     while True:
         root = _copy(image_root, tmp_path / "crash")
-        killed = run_process("install", "--root", str(root), env={ENVIRONMENT_VARIABLE: str(step)})
+        killed = run_process("install", "--root", str(root), crash_after=step)
         if killed.returncode == 0:
             break
         result = run_process("uninstall", "--root", str(root))

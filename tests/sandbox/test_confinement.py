@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ostree_autocleanup import generator as generator_package
-from ostree_autocleanup.generator.config import Config
-from ostree_autocleanup.generator.load import load_config
+from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.config.model import Config
 from support import sysroot as sr
 from support.manager import UserManager
 from support.service_case import (

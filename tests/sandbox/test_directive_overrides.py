@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ostree_autocleanup.generator.config.load import load_config
 from ostree_autocleanup.generator.errors import ConfigErrors
-from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.render import render_units
+from ostree_autocleanup.generator.units.render import render_units
 from support.unitfile import parse_unit
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator import directives
-from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.render import render_units
-from ostree_autocleanup.generator.verify import default_max_exposure
+from ostree_autocleanup.generator.checks.verify import default_max_exposure
+from ostree_autocleanup.generator.config import directives
+from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.units.render import render_units
 
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"

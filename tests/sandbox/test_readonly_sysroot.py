@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.render import render_units
+from ostree_autocleanup.generator.units.render import render_units
 from support.manager import UserManager
 from support.service_case import Case, Reference, make_config, run_service, skip_unless_helper
 from support.upstream import finalize_unit

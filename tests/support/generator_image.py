@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.generator_files import (
+from ostree_autocleanup.generator.boot.entries import DATA_PATH
+from ostree_autocleanup.generator.boot.image import (
     GENERATOR_PATH,
     generator_files,
     write_generator_files,
 )
-from ostree_autocleanup.generator.generator_output import DATA_PATH
-from ostree_autocleanup.generator.load import load_config
+from ostree_autocleanup.generator.config.load import load_config
 
 Tree = dict[str, tuple[str, bytes]]
 
@@ -90,7 +90,7 @@ class Image:
         if entry == "script":
             return [str(self.script)]
         if entry == "python":
-            return [sys.executable, "-m", "ostree_autocleanup.generator.systemd_generator"]
+            return [sys.executable, "-m", "ostree_autocleanup.generator.boot.main"]
         console = Path(sys.executable).parent / "ostree-autocleanup-generator"
         if not console.exists():
             pytest.skip("the ostree-autocleanup-generator console script is not installed")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ostree_autocleanup.generator.config import Config
-from ostree_autocleanup.generator.load import load_config
-from ostree_autocleanup.generator.render import render_units
+from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.config.model import Config
+from ostree_autocleanup.generator.units.render import render_units
 from support import sysroot as sr
 from support.manager import UnitOutcome, UserManager
 

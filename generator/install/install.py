@@ -1,4 +1,4 @@
-"""``install`` and ``uninstall``: put the rendered files into an image root, and take them out.
+"""``install``: put the rendered files into an image root.
 
 Order of an install, chosen so that a kill at any point can be finished by running it again:
 1. decide everything (plan, conflicts, writability, systemctl present) before touching the root;
@@ -17,40 +17,30 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from . import enablement, live_reload
-from .config import Config
-from .errors import Failure, UsageError
-from .install_plan import Plan, Step, Wanted, describe, make_plan
-from .manifest import MANIFEST_PATH, Manifest, ManifestError, merged_records, parse
-from .rootfs import EscapeError, Root, RootError
-
-FILE_MODE = 0o644
-MANIFEST_DIR = MANIFEST_PATH.rpartition("/")[0]
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    from .cli import add_config_options
-
-    add_config_options(parser)
-
-
-def _add_root(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        default="/",
-        help=f"{verb} the image root or DESTDIR at DIR; default: the running system (/)",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print what would be written, changed or removed (with diffs), change nothing",
-    )
+from ..config.model import Config
+from ..errors import Failure
+from ..options import add_config_options
+from ..rootfs import EscapeError, Root
+from . import enablement
+from .common import (
+    FILE_MODE,
+    MANIFEST_DIR,
+    add_root_options,
+    link_intact,
+    lock,
+    one_line,
+    open_root,
+    read_manifest,
+    reload_if_live,
+    sweep,
+)
+from .manifest import MANIFEST_PATH, Manifest, merged_records
+from .plan import Plan, Step, Wanted, describe, make_plan
 
 
 def configure_install_parser(parser: argparse.ArgumentParser) -> None:
-    _add_common(parser)
-    _add_root(parser, "install into")
+    add_config_options(parser)
+    add_root_options(parser, "install into")
     parser.add_argument(
         "--generator",
         action="store_true",
@@ -80,79 +70,13 @@ def configure_install_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def configure_uninstall_parser(parser: argparse.ArgumentParser) -> None:
-    _add_root(parser, "uninstall from")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="also remove files that were changed after install",
-    )
-
-
-# -- shared ---------------------------------------------------------------------------------
-
-
-def _open_root(path: str) -> Root:
-    try:
-        return Root(path)
-    except RootError as error:
-        raise UsageError(str(error)) from None
-
-
-def _lock(root: Root) -> None:
-    if not root.lock():
-        raise Failure(f"{root.path}: another install or uninstall is running in this root")
-
-
-def _read_manifest(root: Root) -> Manifest | None:
-    entry = root.entry(MANIFEST_PATH)
-    if entry.kind == "missing":
-        return None
-    if entry.kind != "file" or entry.data is None:
-        raise Failure(f"{root.show(MANIFEST_PATH)}: manifest is a {entry.kind}, not a file")
-    try:
-        return parse(entry.data, root.show(MANIFEST_PATH))
-    except ManifestError as error:
-        raise Failure(f"{error} (remove it to start over)") from None
-
-
-def _sweep(root: Root, paths: Sequence[str]) -> None:
-    """Delete temporaries left by a killed run, in every directory this run may write to."""
-    directories = {"", MANIFEST_DIR, MANIFEST_DIR.rpartition("/")[0]}
-    for path in paths:
-        parts = path.split("/")
-        directories.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
-    for directory in sorted(directories):
-        root.sweep_temporaries(directory)
-
-
-def _link_intact(root: Root, path: str, target: str) -> bool:
-    entry = root.entry(path)
-    return entry.kind == "symlink" and entry.target == target
-
-
-def _reload_if_live(root: Root, out: TextIO) -> None:
-    if not root.is_host:
-        return
-    done, message = live_reload.reload_systemd()
-    if done:
-        print(message, file=out)
-    else:
-        print(f"ostree-autocleanup: {message}", file=sys.stderr)
-
-
-def _one_line(problems: Sequence[str], hint: str) -> str:
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{problems[0]}{more}; {hint}"
-
-
 # -- what to install ------------------------------------------------------------------------
 
 
 def _generator_files(
     config: Config, config_files: Sequence[str], root: str | None
 ) -> dict[str, tuple[bytes, int]]:
-    from .generator_files import generator_files
+    from ..boot.image import generator_files
 
     # The mode may carry the file type bits (S_IFREG): only the permissions are ours to set.
     files = generator_files(config, tuple(config_files), root)
@@ -166,7 +90,7 @@ def wanted_files(
     config_files: Sequence[str] = (),
     root: str | None = None,
 ) -> dict[str, Wanted]:
-    from .render import PRESET_DIR, render
+    from ..units.render import PRESET_DIR, render
 
     rendered = render(config)
     files: dict[str, Wanted] = {}
@@ -188,9 +112,9 @@ def wanted_files(
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from .load import load_config
+    from ..config.load import load_config
 
-    root = _open_root(args.root)
+    root = open_root(args.root)
     with root:
         config = load_config(args.config, None if root.is_host else root.path)
         wanted = wanted_files(
@@ -204,7 +128,7 @@ def run_install(args: argparse.Namespace) -> int:
             for path in sorted([*wanted, MANIFEST_PATH]):
                 print("/" + path)
             return 0
-        _lock(root)
+        lock(root)
         try:
             return _install(root, config, wanted, args, sys.stdout)
         except EscapeError as error:
@@ -223,14 +147,14 @@ def _install(
         units = []
     else:
         units = enablement.units_to_enable(config, root, not args.generator)
-    old = _read_manifest(root)
+    old = read_manifest(root)
     plan = make_plan(root, wanted, old, args.force)
     if plan.refusals:
-        raise Failure(_one_line(plan.refusals, "nothing was changed"))
+        raise Failure(one_line(plan.refusals, "nothing was changed"))
     if plan.conflicts:
-        raise Failure(_one_line(plan.conflicts, "nothing was changed (use --force to overwrite)"))
+        raise Failure(one_line(plan.conflicts, "nothing was changed (use --force to overwrite)"))
 
-    links_ok = old is not None and all(_link_intact(root, p, t) for p, t in old.links)
+    links_ok = old is not None and all(link_intact(root, p, t) for p, t in old.links)
     enable_needed = bool(units) and not (
         old is not None and old.complete and list(old.units) == units and links_ok
     )
@@ -265,7 +189,7 @@ def _install(
         return 0
 
     _check_writable(root, plan, units)
-    _sweep(root, [*wanted, *(r.path for r in old.files)] if old else list(wanted))
+    sweep(root, [*wanted, *(r.path for r in old.files)] if old else list(wanted))
     run = _InstallRun(root, old, out)
     try:
         run.carry_out(plan, kind, config, units, enable_needed, stale_links)
@@ -276,7 +200,7 @@ def _install(
         undone = run.roll_back()
         tail = "rolled back" if undone else "could not roll back: run install or uninstall again"
         raise Failure(f"{prefix}{message}; {tail}") from None
-    _reload_if_live(root, out)
+    reload_if_live(root, out)
     return 0
 
 
@@ -352,7 +276,7 @@ class _InstallRun:
                 print(f"{verb} {root.show(step.path)}", file=self.out)
             self.done.append(step)
         for path, target in stale_links:
-            if _link_intact(root, path, target) and root.remove(path):
+            if link_intact(root, path, target) and root.remove(path):
                 self.removed_links.append((path, target))
                 print(f"removed {root.show(path)} -> {target}", file=self.out)
         new_dirs: list[str] = []
@@ -367,7 +291,7 @@ class _InstallRun:
                 if enablement.points_at(target, units) and (path, target) not in links:
                     links.append((path, target))
                     print(f"enabled {root.show(path)} -> {target}", file=self.out)
-        links = [(p, t) for p, t in links if _link_intact(root, p, t)]
+        links = [(p, t) for p, t in links if link_intact(root, p, t)]
         final = Manifest(
             complete=True,
             kind=kind,
@@ -411,129 +335,3 @@ class _InstallRun:
         except (OSError, EscapeError):
             return False
         return complete and not self.removed_links
-
-
-# -- uninstall ------------------------------------------------------------------------------
-
-
-def run_uninstall(args: argparse.Namespace) -> int:
-    root = _open_root(args.root)
-    with root:
-        _lock(root)
-        try:
-            return _uninstall(root, args, sys.stdout)
-        except EscapeError as error:
-            raise Failure(str(error)) from None
-
-
-def _uninstall(root: Root, args: argparse.Namespace, out: TextIO) -> int:
-    manifest = _read_manifest(root)
-    if manifest is None:
-        if not args.dry_run:
-            _sweep(root, [])
-        print(f"nothing to uninstall: no {root.show(MANIFEST_PATH)}", file=out)
-        return 0
-    files: list[str] = []
-    problems: list[str] = []
-    for record in manifest.files:
-        entry = root.entry(record.path)
-        if entry.kind == "missing":
-            continue
-        if (entry.kind == "file" and entry.data is not None and record.owns(entry.data)) or (
-            args.force and entry.kind in ("file", "symlink")
-        ):
-            files.append(record.path)
-        else:
-            problems.append(f"{root.show(record.path)} was changed after it was installed")
-    if problems:
-        raise Failure(_one_line(problems, "nothing was removed (use --force to remove anyway)"))
-
-    links = [(p, t) for p, t in manifest.links if _link_intact(root, p, t)]
-    directories = list(manifest.directories)
-    if not manifest.complete and manifest.baseline is not None:
-        # A killed install may have run systemctl without recording what it made.
-        made, made_dirs = enablement.added(manifest.baseline, root.snapshot(enablement.LINK_DIR))
-        links += [
-            (p, t)
-            for p, t in made
-            if enablement.points_at(t, manifest.units) and (p, t) not in links
-        ]
-        directories += [d for d in made_dirs if d not in directories]
-    # Links to a unit file we are about to remove would dangle, whoever made them (a later
-    # `systemctl enable` after an install with --no-enable, say): they go too.
-    ours = [
-        r.path.rpartition("/")[2]
-        for r in manifest.files
-        if r.path.rpartition("/")[0] in enablement.UNIT_DIRS
-    ]
-    for path, what in sorted(root.snapshot(enablement.LINK_DIR).items()):
-        target = what[3:]
-        mine = what.startswith("-> ") and enablement.points_at(target, ours)
-        if mine and (path, target) not in links:
-            links.append((path, target))
-
-    manifest_chain = [d for d in directories if MANIFEST_PATH.startswith(d + "/")]
-    others = [d for d in directories if d not in manifest_chain]
-    if args.dry_run:
-        for path, target in links:
-            print(f"would remove {root.show(path)} -> {target}", file=out)
-        for path in files:
-            print(f"would remove {root.show(path)}", file=out)
-        for directory in sorted(others, reverse=True):
-            print(f"would remove {root.show(directory)}/ if empty", file=out)
-        print(f"would remove {root.show(MANIFEST_PATH)}", file=out)
-        return 0
-
-    if not root.writable(MANIFEST_DIR):
-        raise Failure(
-            f"{root.show(MANIFEST_DIR)}: not writable (a read-only root?); nothing was removed"
-        )
-    _sweep(root, [*(r.path for r in manifest.files), *(p for p, _ in links)])
-    try:
-        for path, target in links:
-            if root.remove(path):
-                print(f"removed {root.show(path)} -> {target}", file=out)
-        for path in files:
-            if root.remove(path):
-                print(f"removed {root.show(path)}", file=out)
-        # Deepest first, so that a parent made by us goes once its children are gone.
-        for directory in sorted(others, key=lambda d: d.count("/"), reverse=True):
-            if root.remove_directory(directory):
-                print(f"removed {root.show(directory)}/", file=out)
-        _remove_manifest(root, manifest_chain)
-        print(f"removed {root.show(MANIFEST_PATH)}", file=out)
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        raise Failure(
-            f"{where}{error.strerror}; uninstall stopped half-way, the manifest still lists "
-            f"what is left: run it again"
-        ) from None
-    _reload_if_live(root, out)
-    return 0
-
-
-def _remove_manifest(root: Root, chain: Sequence[str]) -> None:
-    """Remove the manifest, and the directories made for it, in one step where possible.
-
-    When the outermost directory we made for the manifest holds nothing else, it is renamed away
-    as a whole: a kill can then not leave an empty directory behind without the manifest that
-    says we made it. Otherwise the manifest goes alone and the directories stay with whatever
-    someone else put there.
-    """
-    if chain:
-        top = min(chain, key=lambda d: d.count("/"))
-        if _holds_only(root, top, MANIFEST_PATH):
-            root.remove_tree_atomically(top)
-            return
-    root.remove(MANIFEST_PATH)
-    for directory in sorted(chain, key=lambda d: d.count("/"), reverse=True):
-        root.remove_directory(directory)
-
-
-def _holds_only(root: Root, directory: str, path: str) -> bool:
-    """Whether ``directory`` contains nothing but the chain of entries leading to ``path``."""
-    parts = path.split("/")
-    for depth in range(directory.count("/") + 1, len(parts)):
-        if root.list_directory("/".join(parts[:depth])) != [parts[depth]]:
-            return False
-    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import settings
+from ..config import settings
 
 SCHEMA_ID = "https://ostree-autocleanup.invalid/schema/config-v1.json"
 

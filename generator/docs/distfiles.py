@@ -3,7 +3,7 @@
 Run at package build time, from the installed (or staged) package itself, so that what ships
 is rendered from exactly the parsers and settings table being packaged::
 
-    python3 -m ostree_autocleanup.generator.distfiles --output "$DESTDIR/usr/share"
+    python3 -m ostree_autocleanup.generator.docs.distfiles --output "$DESTDIR/usr/share"
 
 Nothing of this is kept in the source tree, so nothing can go stale there.
 """
@@ -15,9 +15,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from ..errors import Failure
+from ..rootfs import write_tree
 from . import clidoc, completion, manpages
-from .errors import Failure
-from .output import write_tree
 from .schema import json_schema
 
 SCHEMA_PATH = "ostree-autocleanup/config.schema.json"
@@ -30,12 +30,12 @@ def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-def share_files(zsh_dir: str = ZSH_DIR, require_all: bool = True) -> dict[str, str]:
+def share_files(zsh_dir: str = ZSH_DIR) -> dict[str, str]:
     """Path relative to the share directory -> text."""
     files: dict[str, str] = {}
-    for name, text in manpages.all_pages(require_all).items():
+    for name, text in manpages.all_pages().items():
         files[f"man/man{name.rsplit('.', 1)[1]}/{name}"] = text
-    for program, command in clidoc.loaded(require_all):
+    for program, command in clidoc.loaded():
         source = f"the command line of {program.module}"
         files[f"{BASH_DIR}/{program.prog}"] = completion.bash_script(command, source)
         files[f"{zsh_dir}/_{program.prog}"] = completion.zsh_script(command, source)
@@ -45,7 +45,7 @@ def share_files(zsh_dir: str = ZSH_DIR, require_all: bool = True) -> dict[str, s
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python3 -m ostree_autocleanup.generator.distfiles",
+        prog="python3 -m ostree_autocleanup.generator.docs.distfiles",
         description="Write the man pages, shell completions and JSON Schema that a package "
         "ships under /usr/share.",
     )
@@ -62,11 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list", action="store_true", help="print the relative paths instead of writing"
     )
-    parser.add_argument(
-        "--allow-missing",
-        action="store_true",
-        help="leave out the files of commands whose module is not installed",
-    )
     return parser
 
 
@@ -76,14 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.list and not args.output:
         parser.error("--output DIR or --list is required")
     try:
-        files = share_files(args.zsh_dir.strip("/"), require_all=not args.allow_missing)
+        files = share_files(args.zsh_dir.strip("/"))
         if args.list:
             sys.stdout.write("".join(f"{path}\n" for path in files))
         else:
             write_tree(args.output, files)
-    except clidoc.MissingCommand as error:
-        print(f"{parser.prog}: error: {error} (--allow-missing leaves it out)", file=sys.stderr)
-        return 2
     except clidoc.NoCommandSource as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2

@@ -22,9 +22,10 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .cli import add_config_options
-from .config import Config
-from .errors import Failure, UsageError
+from ..config.model import Config
+from ..errors import Failure, UsageError
+from ..options import add_config_options
+from ..rootfs import EscapeError, RootError, resolve
 
 # Targets measured for the default sandbox of each mode (0 is best, 10 worst; 0.5 is the floor
 # of a service that runs as root without a root directory of its own).
@@ -96,7 +97,7 @@ def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from .load import load_config
+    from ..config.load import load_config
 
     if args.max_exposure is not None and not 0 <= args.max_exposure <= 10:
         raise UsageError(f"--max-exposure {args.max_exposure} is outside 0-10")
@@ -124,8 +125,8 @@ def verify(
     finalize_unit: str | None = None,
     download: bool = True,
 ) -> Report:
-    from .output import write_tree
-    from .render import render
+    from ..rootfs import write_tree
+    from ..units.render import render
 
     report = Report(unit=config.unit_name)
     files = render(config)
@@ -226,7 +227,10 @@ def _find_finalize_unit(
         return given
     for base in dict.fromkeys([target_root, "/"]):
         for unit_dir in FINALIZE_UNIT_DIRS:
-            path = os.path.join(base, unit_dir, name)
+            try:
+                path = resolve(base, f"/{unit_dir}/{name}")
+            except (RootError, EscapeError):
+                continue
             if os.path.isfile(path):
                 report.notes.append(f"drop-in checked against {path}")
                 return path
@@ -287,38 +291,13 @@ def _exec_binaries(text: str) -> list[str]:
     return out
 
 
-def _resolve_in_root(root: str, path: str, depth: int = 0) -> str | None:
-    """``path`` as it resolves inside ``root`` (absolute symlinks stay in the root)."""
-    if depth > 40:
-        return None
-    current = "/"
-    parts = [p for p in path.split("/") if p]
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            current = os.path.dirname(current)
-            continue
-        candidate = os.path.join(current, part)
-        host = os.path.join(root, candidate.lstrip("/"))
-        if os.path.islink(host):
-            target = os.readlink(host)
-            base = "/" if target.startswith("/") else current
-            resolved = _resolve_in_root(root, os.path.join(base, target), depth + 1)
-            if resolved is None:
-                return None
-            current = resolved
-        else:
-            current = candidate
-    return current
-
-
 def _is_executable_in(root: str, binary: str) -> bool:
     if not binary.startswith("/"):
         return False
-    resolved = _resolve_in_root(root, binary)
-    if resolved is None:
+    try:
+        host = resolve(root, binary)
+    except (RootError, EscapeError):
         return False
-    host = os.path.join(root, resolved.lstrip("/"))
     return os.path.isfile(host) and os.access(host, os.X_OK)
 
 

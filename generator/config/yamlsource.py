@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from ..errors import ConfigError, Mark
 from . import settings
-from .errors import ConfigError, Mark
 
 try:  # libyaml's parser is several times faster; fall back when PyYAML was built without it
     from yaml import CSafeLoader as _Loader
@@ -178,8 +178,6 @@ class _Walker:
             self.error(root, "(file)", "the document is not a mapping of settings")
             return
         pairs = self.pairs(root, "")
-        if pairs is None:
-            return
         version = pairs.get("version")
         if version is None:
             self.error(root, "version", "is missing", f"add 'version: {settings.CONFIG_VERSION}'")
@@ -197,9 +195,7 @@ class _Walker:
             return
         self.mapping(pairs, None)
 
-    def pairs(
-        self, node: yaml.MappingNode, prefix: str
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+    def pairs(self, node: yaml.MappingNode, prefix: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
@@ -229,9 +225,7 @@ class _Walker:
                 if not isinstance(value_node, yaml.MappingNode):
                     self.error(value_node, full, "expected a mapping of settings")
                     continue
-                inner = self.pairs(value_node, full + ".")
-                if inner is not None:
-                    self.mapping(inner, key)
+                self.mapping(self.pairs(value_node, full + "."), key)
                 continue
             self.leaf(full, value_node)
 
@@ -266,8 +260,6 @@ class _Walker:
         name and a bad value at the value.
         """
         pairs = self.pairs(node, key + ".")
-        if pairs is None:
-            return
         items: list[tuple[Any, Mark]] = []
         for name, (key_node, value_node) in pairs.items():
             value: Any

@@ -315,13 +315,9 @@ class Program:
 
 PROGRAMS: tuple[Program, ...] = (
     Program("ostree-autocleanup", "ostree_autocleanup.generator.cli"),
-    Program("ostree-autocleanup-generator", "ostree_autocleanup.generator.systemd_generator"),
+    Program("ostree-autocleanup-generator", "ostree_autocleanup.generator.boot.main"),
     Program("ostree-autocleanup-helper", "ostree_autocleanup.helper.cli"),
 )
-
-
-class MissingCommand(LookupError):
-    """The module of a command is not installed (yet)."""
 
 
 class NoCommandSource(TypeError):
@@ -330,12 +326,7 @@ class NoCommandSource(TypeError):
 
 def load(program: Program) -> Command:
     """The model of ``program``, from its module's ``build_parser()`` or ``CLI_SPEC``."""
-    try:
-        module = importlib.import_module(program.module)
-    except ModuleNotFoundError as error:
-        if error.name is not None and program.module.startswith(error.name):
-            raise MissingCommand(f"{program.prog}: module {program.module} is not there") from None
-        raise
+    module = importlib.import_module(program.module)
     build = getattr(module, "build_parser", None)
     if callable(build):
         parser = build()
@@ -348,17 +339,9 @@ def load(program: Program) -> Command:
     raise NoCommandSource(f"{program.module} has neither build_parser() nor CLI_SPEC")
 
 
-def loaded(require_all: bool = True) -> list[tuple[Program, Command]]:
-    """Every program with its model, in PROGRAMS order. A missing module raises MissingCommand,
-    unless ``require_all`` is false (then that program is left out)."""
-    out: list[tuple[Program, Command]] = []
-    for program in PROGRAMS:
-        try:
-            out.append((program, load(program)))
-        except MissingCommand:
-            if require_all:
-                raise
-    return out
+def loaded() -> list[tuple[Program, Command]]:
+    """Every program with its model, in PROGRAMS order."""
+    return [(program, load(program)) for program in PROGRAMS]
 
 
 def walk(command: Command) -> Sequence[Command]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import settings
+from ..config import settings
 
 
 def _default_text(setting: settings.Setting) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from ..helper.version import VERSION
-from . import clidoc, settings
-from .layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME
+from ...helper.version import VERSION
+from ..config import settings
+from ..config.layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME
+from . import clidoc
 
 CONFIG_PAGE = "ostree-autocleanup.yaml"
 _MANUAL = "ostree-autocleanup"
@@ -294,11 +295,10 @@ def config_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-def all_pages(require_all: bool = True) -> dict[str, str]:
-    """File name -> roff for every page; MissingCommand when a program's source is missing,
-    unless ``require_all`` is false (then its page is left out)."""
+def all_pages() -> dict[str, str]:
+    """File name -> roff for every page."""
     pages: dict[str, str] = {}
-    for program, command in clidoc.loaded(require_all):
+    for program, command in clidoc.loaded():
         pages[f"{program.prog}.8"] = command_page(command, f"the command line of {program.module}")
     pages[f"{CONFIG_PAGE}.5"] = config_page()
     return pages

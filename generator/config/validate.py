@@ -6,8 +6,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ConfigError, ConfigErrors
 from . import directives, settings, unitsafe
-from .config import (
+from .model import (
     CleanupConfig,
     Config,
     FinalizeConfig,
@@ -15,7 +16,6 @@ from .config import (
     SandboxConfig,
     SchedulingConfig,
 )
-from .errors import ConfigError, ConfigErrors
 from .yamlsource import Located, SourceFile
 
 

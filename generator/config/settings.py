@@ -272,7 +272,7 @@ SETTINGS: tuple[Setting, ...] = (
         UnitPrefix(),
         "ostree",
         "Prefix of the generated unit names: NAME-autocleanup.service and the drop-in "
-        "50-NAME-autocleanup.conf.",
+        "PRIORITY-NAME-autocleanup.conf, PRIORITY being install.preset-priority.",
     ),
     Setting("sysroot", AbsolutePath(), "/sysroot", "The OSTree sysroot to clean up."),
     Setting(

@@ -14,8 +14,9 @@ import os
 import sys
 from typing import Any
 
-from .config import Config
-from .errors import Failure
+from ..config.model import Config
+from ..errors import Failure
+from ..options import add_config_options
 
 DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
 # Where ostree records why finalizing a staged deployment failed (ostree >= 2022.4).
@@ -50,8 +51,6 @@ NOT_APPLICABLE_STATES = ("static", "transient")
 
 
 def configure_status_parser(parser: argparse.ArgumentParser) -> None:
-    from .cli import add_config_options
-
     parser.description = (
         "Show the state and last result of the cleanup service and of the finalize unit, "
         "whether they are enabled, whether a cleanup is pending, what the last cleanup freed, "
@@ -91,16 +90,11 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _load_config(files: list[str], root: str | None) -> Config:
-    from .layering import find_config_files
-    from .load import load_config
+    from ..config.load import load_config
 
-    if files or not root:
-        return load_config(files, root)
-    # The layered files under --root are read where they are, without load_config's check that
-    # none links out of the root: a container's /proc/PID/root resolves to "/" on the host, so
-    # that check cannot tell inside from outside there, and status only reads.
-    found = find_config_files(root)
-    return load_config(found, root) if found else load_config((), root)
+    # A container's /proc/PID/root is a symlink: the layered files are resolved inside it,
+    # absolute links included, as in any other root.
+    return load_config(files, root)
 
 
 def watched_units(config: Config) -> list[str]:
@@ -230,8 +224,8 @@ def cleanup_state(stamp: str, root: str | None, state_dir: str) -> dict[str, Any
 
     Paths in the report are the system's own, also when they were read under --root.
     """
-    from ..helper.errors import HelperError
-    from ..helper.status import collect
+    from ...helper.errors import HelperError
+    from ...helper.status import collect
 
     try:
         info = collect(_under(root, stamp), _under(root, state_dir))

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from ..helper.version import VERSION
-from .config import Config
-from .generator_output import FILE, LINK, TEMPLATE_CACHE_DIR, read_inputs
-from .layering import find_config_files
-from .load import load_config
-from .render import environment, render_units
+from ...helper.version import VERSION
+from ..config.layering import find_config_files
+from ..config.load import load_config
+from ..config.model import Config
+from ..units.render import environment, render_units
+from .entries import FILE, LINK, TEMPLATE_CACHE_DIR, read_inputs
 
 if TYPE_CHECKING:
-    from .generator_output import Entries, Inputs
+    from .entries import Entries, Inputs
 
 
 def config_entries(config: Config) -> Entries:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..helper.version import VERSION
+from ...helper.version import VERSION
 from . import clidoc
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from . import directives as overrides
-from . import unitsafe
-from .config import Config
+from ..config import directives as overrides
+from ..config import unitsafe
+from ..config.model import Config
 
 Directive = tuple[str, str]
 

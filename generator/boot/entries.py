@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .layering import target_path
+from ..config.layering import host_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ def read_inputs(root: str, paths: list[str]) -> Inputs:
     """The config files as (path inside the root, exact bytes), for comparison with the data."""
     inputs: Inputs = []
     for path in paths:
-        with open(path, "rb") as f:
-            inputs.append((target_path(path, root), f.read()))
+        with open(host_path(path, root), "rb") as f:
+            inputs.append((path, f.read()))
     return inputs
 
 

@@ -11,8 +11,8 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..rootfs import Entry, Root
 from .manifest import FileRecord, Manifest, sha256
-from .rootfs import Entry, Root
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ sys. When the config files are byte for byte the ones `install --generator` rend
 is the same package version), the output comes from the precomputed-data file (warm path);
 otherwise the core is imported and the config rendered (cold path). On an installed system a
 shell script in front of this avoids starting Python at all when nothing was overridden (see
-generator_files).
+boot/image.py).
 
 OSTREE_AUTOCLEANUP_ROOT (or --root) makes every config and data path relative to another root:
 for tests, and for checking what an image would generate.
@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .generator_log import DEBUG, PROGRAM, Log
-from .generator_output import (
+from .entries import (
     DATA_PATH,
     DataError,
     decode_data,
@@ -33,12 +32,13 @@ from .generator_output import (
     read_inputs,
     write_entries,
 )
+from .log import DEBUG, PROGRAM, Log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .generator_output import Entries
+    from .entries import Entries
 
 ROOT_ENV = "OSTREE_AUTOCLEANUP_ROOT"
 
@@ -104,7 +104,9 @@ def _wrap(text: str, width: int = 79) -> str:
     return "\n".join([*lines, line])
 
 
-class Options:
+class GeneratorArgs:
+    """What the generator was asked to do; argparse would cost milliseconds at every boot."""
+
     def __init__(self) -> None:
         self.dirs: list[str] = []
         self.dry_run = False
@@ -112,16 +114,16 @@ class Options:
         self.show = ""  # "help" or "version": print that and do nothing else
 
 
-class UsageError(Exception):
-    pass
+class ArgvError(Exception):
+    """argv that is neither what systemd passes nor an admin's --dry-run: exit status 2."""
 
 
-def parse_args(args: list[str]) -> Options:
+def parse_args(args: list[str]) -> GeneratorArgs:
     """The argv systemd passes (one or three directories), or the admin's --dry-run.
 
     Hand-parsed: argparse would import re and gettext on every boot.
     """
-    options = Options()
+    options = GeneratorArgs()
     rest = list(args)
     while rest:
         arg = rest.pop(0)
@@ -133,25 +135,25 @@ def parse_args(args: list[str]) -> Options:
         elif arg == "--root" or arg.startswith("--root="):
             if arg == "--root":
                 if not rest:
-                    raise UsageError("--root needs a directory")
+                    raise ArgvError("--root needs a directory")
                 arg = "--root=" + rest.pop(0)
             options.root = arg[len("--root=") :]
             if not options.root:
-                raise UsageError("--root needs a directory")
+                raise ArgvError("--root needs a directory")
         elif arg in ("-h", "--help", "--version"):
             options.show = "version" if arg == "--version" else "help"
             return options
         elif arg.startswith("-") and arg != "-":
-            raise UsageError(f"unknown option {arg}")
+            raise ArgvError(f"unknown option {arg}")
         else:
             options.dirs.append(arg)
     if options.dry_run:
         if len(options.dirs) not in (0, 1, 3):
-            raise UsageError(
+            raise ArgvError(
                 f"expected 0, 1 or 3 directories with --dry-run, got {len(options.dirs)}"
             )
     elif len(options.dirs) not in (1, 3):
-        raise UsageError(f"expected 1 or 3 output directories, got {len(options.dirs)}")
+        raise ArgvError(f"expected 1 or 3 output directories, got {len(options.dirs)}")
     return options
 
 
@@ -180,7 +182,7 @@ def warm_entries(root: str, files: list[str], log: Log) -> Entries | None:
     except DataError as e:
         log.warning(f"{DATA_PATH}: {e}; rendering")
         return None
-    from ..helper.version import VERSION
+    from ...helper.version import VERSION
 
     if version != VERSION:
         log.debug(f"precomputed data is from version {version}, this is {VERSION}; rendering")
@@ -198,8 +200,8 @@ def cold_entries(root: str, log: Log) -> Entries | None:
     # can, which costs milliseconds; its built-in SHA-1 is all that the templates need here.
     if "hashlib" not in sys.modules:
         sys.modules.setdefault("_hashlib", None)  # type: ignore[arg-type]
-    from .errors import ConfigErrors
-    from .generator_render import render_root, use_template_cache
+    from ..errors import ConfigErrors
+    from .cold import render_root, use_template_cache
 
     use_template_cache(root)
     try:
@@ -215,14 +217,14 @@ def cold_entries(root: str, log: Log) -> Entries | None:
 def run(args: list[str], log: Log) -> int:
     try:
         options = parse_args(args)
-    except UsageError as e:
+    except ArgvError as e:
         sys.stderr.write(f"{PROGRAM}: {e} ({USAGE_LINE})\n")
         return 2
     if options.show == "help":
         sys.stdout.write(help_text())
         return 0
     if options.show == "version":
-        from ..helper.version import VERSION
+        from ...helper.version import VERSION
 
         sys.stdout.write(f"{PROGRAM} {VERSION}\n")
         return 0
@@ -234,7 +236,7 @@ def run(args: list[str], log: Log) -> int:
         log.debug("running in the initrd; nothing to do")
         return 0
 
-    from .layering import find_config_files
+    from ..config.layering import find_config_files
 
     files = find_config_files(root or None)
     if not files:

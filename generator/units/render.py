@@ -12,11 +12,13 @@ from typing import Any
 
 import jinja2
 
-from ..helper.version import VERSION
-from . import hardening, unitsafe
-from .config import Config
+from ...helper.version import VERSION
+from ..config import unitsafe
+from ..config.model import Config
+from . import hardening
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ostree_autocleanup/, which holds templates/ and presets/ beside generator/.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE_DIRS = (os.path.join(_PACKAGE, "templates"), os.path.join(_PACKAGE, "presets"))
 
 UNIT_DIR = "usr/lib/systemd/system"

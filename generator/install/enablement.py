@@ -13,9 +13,9 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 
-from .config import Config
-from .errors import Failure
-from .rootfs import EscapeError, Root
+from ..config.model import Config
+from ..errors import Failure
+from ..rootfs import EscapeError, Root
 
 LINK_DIR = "etc/systemd/system"
 PATH_UNIT = "ostree-finalize-staged.path"
