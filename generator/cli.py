@@ -12,7 +12,7 @@ from ..helper.version import VERSION
 from .checks import status, verify
 from .errors import ConfigErrors, Failure, UsageError
 from .install import install, uninstall
-from .options import OneLineParser, add_config_options
+from .options import OneLineParser, add_config_options, add_root_option, warning
 
 PROG = "ostree-autocleanup"
 
@@ -31,9 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser("render", help="print or write the rendered units")
     add_config_options(render)
-    render.add_argument("--root", metavar="DIR", help="read the layered config under DIR")
+    add_root_option(render, "read the layered config under DIR")
     render.add_argument(
-        "--output", metavar="DIR", help="write the files under DIR instead of printing"
+        "--output",
+        metavar="DIR",
+        help="write the files under DIR instead of printing them, and list what was written",
     )
     render.set_defaults(run=run_render)
 
@@ -72,7 +74,7 @@ def run_render(args: argparse.Namespace) -> int:
     from .config.load import load_config
     from .units.render import render
 
-    files = render(load_config(args.config, args.root))
+    files = render(load_config(args.config, args.root, warning))
     if args.output is None:
         for path, text in files.items():
             sys.stdout.write(f"--- {path} ---\n{text}")
@@ -80,6 +82,8 @@ def run_render(args: argparse.Namespace) -> int:
     from .rootfs import write_tree
 
     write_tree(args.output, files)
+    for path in files:
+        print(f"wrote {os.path.join(args.output, path)}")
     return 0
 
 
@@ -99,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result: int = args.run(args)
+        try:
+            result: int = args.run(args)
+        finally:
+            # A verdict on stderr comes after the report on stdout that it refers to, also
+            # when stdout is a pipe (block buffered) and stderr is not.
+            sys.stdout.flush()
         return result
     except ConfigErrors as errors:
         for error in errors.errors:

@@ -190,7 +190,11 @@ class Root:
                             ) from None
                         result = stack.pop()
                         return result[0], result[1], missing
-                    os.mkdir(name, 0o755, dir_fd=fd)
+                    try:
+                        os.mkdir(name, 0o755, dir_fd=fd)
+                    except OSError as error:
+                        # Name the directory as the user knows it, not the bare component.
+                        raise _named(error, self.show(child)) from None
                     made = True
                     info = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 if stat.S_ISLNK(info.st_mode):
@@ -260,6 +264,14 @@ class Root:
     def host_path(self, path: str) -> str:
         """Where ``path`` of the image is on this machine, resolved by :meth:`resolve`."""
         return self.show(self.resolve(path))
+
+    def host_entry_path(self, path: str) -> str:
+        """Where the entry ``path`` itself is on this machine: every directory on the way is
+        resolved inside the root, a final symlink is not followed (lstat(2), readlink(2))."""
+        parts = [part for part in path.split("/") if part not in ("", ".")]
+        if not parts or parts[-1] == "..":
+            return self.host_path(path)
+        return self.show(_join(self.resolve("/".join(parts[:-1])), parts[-1]))
 
     def missing_directories(self, directory: str) -> list[str]:
         """The directories that writing into ``directory`` would create, outermost first."""
@@ -362,6 +374,9 @@ class Root:
         fd, _, _ = self._walk(parent, created)
         try:
             _replace_in(fd, name, data, mode)
+        except OSError as error:
+            # The error of a temporary file is the error of the file it was to become.
+            raise _named(error, self.show(path)) from None
         finally:
             os.close(fd)
 
@@ -401,6 +416,33 @@ class Root:
             for component in missing:
                 real = _join(real, component)
                 created.append(real)
+        except OSError as error:
+            raise _named(error, self.show(path)) from None
+        finally:
+            os.close(fd)
+
+    def symlink(self, path: str, target: str) -> None:
+        """Make ``path`` a symlink to ``target``, atomically replacing whatever is there.
+
+        Used to put back a link that a failed run had removed or replaced; its parent must
+        exist.
+        """
+        parent, name = _split(path)
+        fd, _, missing = self._walk(parent, None)
+        try:
+            if missing:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+            temp = TEMP_PREFIX + name + "." + _token()
+            os.symlink(target, temp, dir_fd=fd)
+            try:
+                os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp, dir_fd=fd)
+                raise
+            _fsync_dir(fd)
+        except OSError as error:
+            raise _named(error, self.show(path)) from None
         finally:
             os.close(fd)
 
@@ -481,6 +523,13 @@ class Root:
             os.close(fd)
 
 
+def _named(error: OSError, path: str) -> OSError:
+    """``error`` again, naming ``path`` (OSError() picks the subclass from the errno)."""
+    if error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror or os.strerror(error.errno), path)
+
+
 def _replace_in(fd: int, name: str, data: bytes, mode: int) -> None:
     temp = TEMP_PREFIX + name + "." + _token()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -538,6 +587,13 @@ def resolve(root: str, path: str) -> str:
     """
     with Root(root, read_only=True) as opened:
         return opened.host_path(path)
+
+
+def resolve_entry(root: str, path: str) -> str:
+    """Like :func:`resolve`, but a final symlink is left for the caller to see: the host
+    path of the entry itself, for lstat(2), readlink(2) or an ``O_NOFOLLOW`` open."""
+    with Root(root, read_only=True) as opened:
+        return opened.host_entry_path(path)
 
 
 def write_tree(output: str, files: dict[str, str], mode: int = 0o644) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from ...helper.version import VERSION
-from ..config.layering import find_config_files
+from ..config.layering import find_config_files, host_path
 from ..config.load import load_config
 from ..config.model import Config
 from ..units.render import environment, render_units
@@ -84,7 +84,7 @@ def compiled_templates() -> dict[str, bytes]:
 
 def use_template_cache(root: str) -> None:
     """Read compiled templates from the image's generator data, when they are there."""
-    environment().bytecode_cache = TemplateCache(root + TEMPLATE_CACHE_DIR)
+    environment().bytecode_cache = TemplateCache(host_path(TEMPLATE_CACHE_DIR, root or None))
 
 
 def render_root(root: str) -> tuple[Inputs, Entries] | None:

@@ -36,6 +36,67 @@ class DataError(ValueError):
     """The precomputed-data file is not in the format this version reads."""
 
 
+# systemd's unit name rules (unit-name.c): these characters, a known type suffix, at most 255
+# bytes. Checked by hand: importing re would cost every boot.
+_UNIT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@")
+_UNIT_TYPES = (
+    ".service",
+    ".socket",
+    ".device",
+    ".mount",
+    ".automount",
+    ".swap",
+    ".target",
+    ".path",
+    ".timer",
+    ".slice",
+    ".scope",
+)
+_NAME_MAX = 255
+
+
+def _is_unit_name(name: str) -> bool:
+    return (
+        0 < len(name.encode()) <= _NAME_MAX
+        and name.endswith(_UNIT_TYPES)
+        and not name.startswith(".")
+        and all(c in _UNIT_CHARS for c in name)
+    )
+
+
+def entry_problem(rel: str, kind: str, data: bytes) -> str | None:
+    """Why ``rel`` is not an entry the generator may write into its output directory.
+
+    Only what the generator ever makes is allowed: ``UNIT`` and ``UNIT.d/NAME.conf`` files,
+    and ``UNIT.wants/UNIT`` or ``UNIT.requires/UNIT`` links to ``../UNIT``. Anything else
+    (``..``, an absolute path, a NUL, an empty or ``.`` component, a link elsewhere) could
+    write outside the output directory or place something systemd would load by surprise.
+    """
+    if kind not in (FILE, LINK):
+        return f"unknown entry kind {kind!r}"
+    if "\0" in rel or rel.startswith("/"):
+        return "not a relative path"
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "not a normalised relative path"
+    if len(parts) == 1:
+        if kind == FILE and _is_unit_name(parts[0]):
+            return None
+        return "expected a unit file"
+    if len(parts) != 2:
+        return "nested deeper than a unit directory"
+    directory, name = parts
+    if kind == FILE:
+        unit_dir = directory.endswith(".d") and _is_unit_name(directory[:-2])
+        conf = name.endswith(".conf") and len(name.encode()) <= _NAME_MAX and "\\" not in name
+        return None if unit_dir and conf else "expected UNIT.d/NAME.conf"
+    for suffix in (".wants", ".requires"):
+        unit_dir = directory.endswith(suffix) and _is_unit_name(directory[: -len(suffix)])
+        if unit_dir and _is_unit_name(name) and data == b"../" + name.encode():
+            return None
+    return "expected a UNIT.wants/UNIT link to ../UNIT"
+
+
 def encode_data(version: str, inputs: Inputs, entries: Entries) -> bytes:
     """The precomputed-data file: package version, config inputs (path and exact bytes), output.
 
@@ -47,8 +108,9 @@ def encode_data(version: str, inputs: Inputs, entries: Entries) -> bytes:
     for path, data in inputs:
         chunks += [b"input %d " % len(data) + _field(path) + b"\n", data]
     for rel, (kind, data) in sorted(entries.items()):
-        if kind not in (FILE, LINK):
-            raise ValueError(f"{rel}: unknown entry kind {kind!r}")
+        problem = entry_problem(rel, kind, data)
+        if problem:
+            raise ValueError(f"{rel!r}: {problem}")
         chunks += [kind.encode() + b" %d " % len(data) + _field(rel) + b"\n", data]
     return b"".join(chunks)
 
@@ -86,8 +148,17 @@ def decode_data(blob: bytes) -> tuple[str, Inputs, Entries]:
             raise DataError(f"truncated data for {name!r}")
         pos += size
         if kind == "input":
+            if not name.startswith("/") or "\0" in name or "/../" in name + "/":
+                raise DataError(f"bad input name {name!r}")
             inputs.append((name, data))
         elif kind in (FILE, LINK):
+            # Every name is checked before anything is written: this file is data, and a name
+            # such as ../../etc/x must never become a path outside the output directory.
+            problem = entry_problem(name, kind, data)
+            if problem:
+                raise DataError(f"refusing entry {name!r}: {problem}")
+            if name in entries:
+                raise DataError(f"entry {name!r} appears twice")
             entries[name] = (kind, data)
         else:
             raise DataError(f"unknown record {kind!r}")
@@ -109,6 +180,10 @@ def write_entries(outdir: str, entries: Entries) -> None:
     Each file goes through a temporary name and rename, so systemd never sees a partial unit.
     No fsync: generator output lives on /run, a tmpfs rebuilt at every boot and reload.
     """
+    for rel in sorted(entries):
+        problem = entry_problem(rel, *entries[rel])
+        if problem:  # nothing is written when any one name is wrong
+            raise ValueError(f"refusing to write {rel!r} into {outdir}: {problem}")
     created_dirs: list[str] = []
     written: list[str] = []
     try:

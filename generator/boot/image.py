@@ -29,8 +29,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...helper.version import VERSION
-from ..config.layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME, host_path
+from ..config.layering import CONFIG_DIRS, DROPIN_DIR, DROPIN_SUFFIX, MAIN_NAME
+from ..config.load import load_config
 from ..config.model import Config
+from ..errors import Failure
+from ..rootfs import Root
 from .cold import compiled_templates, render_root
 from .entries import DATA_PATH, LINK, TEMPLATE_CACHE_DIR, UNITS_ARCHIVE, encode_data
 from .log import PROGRAM
@@ -55,36 +58,56 @@ version: 1
 FileMap = dict[str, tuple[bytes, int]]
 
 
-def shipped_config(
-    config: Config, config_files: Sequence[str] = (), root: str | None = None
-) -> dict[str, bytes]:
+def dropin_name(index: int, count: int, source: str) -> str:
+    """The shipped name of the INDEX-th of COUNT config files (0 is config.yaml).
+
+    The number is zero-padded to the width of the largest one, so that the lexical order in
+    which drop-ins are applied is the order the files were given in, for any count: with a
+    fixed width of two, `100-` would sort before `20-`.
+    """
+    width = max(2, len(str(count - 1)))
+    stem = os.path.basename(source)
+    if stem.endswith(DROPIN_SUFFIX):
+        stem = stem[: -len(DROPIN_SUFFIX)]
+    stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in stem)
+    return f"{index:0{width}d}-{stem}{DROPIN_SUFFIX}"
+
+
+def shipped_config(inputs: Sequence[tuple[str, bytes | None]]) -> dict[str, bytes]:
     """The config files to ship, keyed by path relative to the root, in application order.
 
-    The files are CONFIG_FILES (-c) when given, else the files CONFIG was loaded from (under
-    ROOT when it was loaded from a root's layered files), else the embedded default spelled
-    out. Several files are merged in order exactly as drop-ins are applied after the main
-    file, so the first becomes config.yaml and the rest numbered drop-ins.
+    INPUTS are the config files as the loader read them, (name, bytes), in the order they
+    were applied; none means the embedded default, spelled out. Several files are merged in
+    order exactly as drop-ins are applied after the main file, so the first becomes
+    config.yaml and the rest numbered drop-ins.
     """
     base = SHIPPED_DIR.lstrip("/")
-    if config_files:
-        paths = list(config_files)
-    else:
-        paths = [host_path(source, root) for source in config.sources]
-    if not paths:
+    if not inputs:
         return {f"{base}/{MAIN_NAME}": DEFAULT_CONFIG}
     files: dict[str, bytes] = {}
-    for index, source in enumerate(paths):
-        with open(source, "rb") as f:
-            data = f.read()
+    for index, (name, data) in enumerate(inputs):
+        if data is None:  # pragma: no cover - the loader refuses a file it could not read
+            raise Failure(f"{name}: cannot be read")
         if index == 0:
             files[f"{base}/{MAIN_NAME}"] = data
         else:
-            stem = os.path.basename(source)
-            if stem.endswith(DROPIN_SUFFIX):
-                stem = stem[: -len(DROPIN_SUFFIX)]
-            stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem.lstrip("."))
-            files[f"{base}/{DROPIN_DIR}/{index:02d}-{stem}{DROPIN_SUFFIX}"] = data
+            files[f"{base}/{DROPIN_DIR}/{dropin_name(index, len(inputs), name)}"] = data
     return files
+
+
+def _inputs_of(
+    config: Config, config_files: Sequence[str], root: str | None
+) -> list[tuple[str, bytes | None]]:
+    """What CONFIG was read from, read again: for callers that did not keep the bytes."""
+    from ..config.load import read_config_inputs
+
+    if config_files:
+        read = read_config_inputs(config_files)
+    elif root:
+        read = read_config_inputs((), root)
+    else:
+        read = read_config_inputs(config.sources)
+    return [(i.name, i.data) for i in read]
 
 
 def generator_files(
@@ -92,33 +115,42 @@ def generator_files(
     config_files: Sequence[str] = (),
     root: str | None = None,
     python: str = DEFAULT_PYTHON,
+    *,
+    inputs: Sequence[tuple[str, bytes | None]] | None = None,
 ) -> FileMap:
     """Every file `install --generator` writes, relative to the root: {path: (bytes, mode)}.
 
     All regular files; ``mode`` is the permission bits, 0o644, or 0o755 for the boot script.
-    CONFIG_FILES and ROOT say where CONFIG's files are (see shipped_config). ``python`` is the
-    interpreter the boot script runs for the warm and cold paths, as the image sees it.
-    Raises ConfigErrors when the shipped files do not load, so that a broken generator is
-    never installed.
+    INPUTS are the (name, bytes) CONFIG was validated from, in order; without them they are
+    read again from CONFIG_FILES (-c), or the layered files under ROOT, or CONFIG's sources.
+    ``python`` is the interpreter the boot script runs for the warm and cold paths, as the image
+    sees it. Raises ConfigErrors when the shipped files do not load, and Failure when they
+    would not mean CONFIG at boot, so that a broken generator is never installed.
     """
-    shipped = shipped_config(config, config_files, root)
+    if inputs is None:
+        inputs = _inputs_of(config, config_files, root)
+    shipped = shipped_config(inputs)
     with tempfile.TemporaryDirectory(prefix="ostree-autocleanup-generator-") as tmp:
-        for rel, data in shipped.items():
-            path = os.path.join(tmp, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(data)
+        write_tree_bytes(tmp, shipped)
         rendered = render_root(tmp)
+        at_boot = load_config(root=tmp)
     if rendered is None:  # pragma: no cover - shipped_config always writes config.yaml
         raise AssertionError("no config files were shipped")
-    inputs, entries = rendered
+    # The boot-time generator reads the shipped files, not CONFIG: they must mean the same, or
+    # the preset would enable a unit that the generator never writes.
+    if at_boot._replace(sources=()) != config._replace(sources=()):
+        raise Failure(
+            "the config files to ship do not load to the validated config "
+            f"(shipped: {', '.join(shipped)}); nothing was installed"
+        )
+    inputs_read, entries = rendered
 
     files: FileMap = {rel: (data, FILE_MODE) for rel, data in shipped.items()}
-    files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs, entries), FILE_MODE)
+    files[DATA_PATH.lstrip("/")] = (encode_data(VERSION, inputs_read, entries), FILE_MODE)
     files[UNITS_ARCHIVE.lstrip("/")] = (units_archive(entries), FILE_MODE)
     for name, data in compiled_templates().items():
         files[f"{TEMPLATE_CACHE_DIR.lstrip('/')}/{name}"] = (data, FILE_MODE)
-    script = boot_script(python, inputs, entries)
+    script = boot_script(python, inputs_read, entries)
     files[GENERATOR_PATH.lstrip("/")] = (script.encode(), SCRIPT_MODE)
     return dict(sorted(files.items()))
 
@@ -154,14 +186,17 @@ def units_archive(entries: Entries) -> bytes:
     return out.getvalue()
 
 
+def write_tree_bytes(root: str, files: dict[str, bytes], mode: int = FILE_MODE) -> None:
+    """Write FILES (path relative to ROOT -> bytes) under ROOT, confined to it (see rootfs)."""
+    write_generator_files(root, {rel: (data, mode) for rel, data in files.items()})
+
+
 def write_generator_files(root: str, files: FileMap) -> None:
-    """Write FILES under ROOT plainly (for tests and benchmarks; the installer writes atomically)."""
-    for rel, (data, mode) in files.items():
-        path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chmod(path, mode)
+    """Write FILES under ROOT (for tests, benchmarks and the scratch copy above; the installer
+    has its own plan and manifest), through the same confined writer as everything else."""
+    with Root(root) as opened:
+        for rel, (data, mode) in files.items():
+            opened.write(rel, data, mode, [])
 
 
 def _q(text: str) -> str:

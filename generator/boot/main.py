@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..config.layering import find_config_files, host_path
 from .entries import (
     DATA_PATH,
     DataError,
@@ -166,13 +167,13 @@ def in_initrd(root: str) -> bool:
     value = os.environ.get("SYSTEMD_IN_INITRD")
     if value in ("0", "1"):
         return value == "1"
-    return os.path.exists(root + "/etc/initrd-release")
+    return os.path.exists(host_path("/etc/initrd-release", root or None))
 
 
 def warm_entries(root: str, files: list[str], log: Log) -> Entries | None:
     """The precomputed output, when it was rendered from exactly these config files; else None."""
     try:
-        with open(root + DATA_PATH, "rb") as f:
+        with open(host_path(DATA_PATH, root or None), "rb") as f:
             blob = f.read()
     except FileNotFoundError:
         log.debug(f"no precomputed data at {DATA_PATH}; rendering")
@@ -232,13 +233,29 @@ def run(args: list[str], log: Log) -> int:
     if options.dry_run:
         # An admin at a terminal, not systemd at boot: talk to them, not to the kernel log.
         log.target = "console"
-    elif in_initrd(root):
+    if not root:
+        return generate(options, root, log)
+    # Another system's root (an image, a test): every path in it resolves inside it, and a
+    # link that leads out of it is an error in the image, reported like a bad config.
+    if not os.path.isdir(root):
+        sys.stderr.write(f"{PROGRAM}: {root}: root directory does not exist ({USAGE_LINE})\n")
+        return 2
+    from ..errors import UsageError
+    from ..rootfs import EscapeError, RootError
+
+    try:
+        return generate(options, root, log)
+    except (UsageError, EscapeError, RootError) as e:
+        log.error(f"{e}; no units generated")
+        return 1
+
+
+def generate(options: GeneratorArgs, root: str, log: Log) -> int:
+    """Write (or, with --dry-run, print) the units for the config under ROOT ("" is /)."""
+    if not options.dry_run and in_initrd(root):
         log.debug("running in the initrd; nothing to do")
         return 0
-
-    from ..config.layering import find_config_files
-
-    files = find_config_files(root or None)
+    files = find_config_files(root or None, log.warning)
     if not files:
         log.debug("no configuration in /etc, /run or /usr/lib; nothing to do")
         return 0
@@ -258,6 +275,9 @@ def run(args: list[str], log: Log) -> int:
         write_entries(normal_dir, entries)
     except OSError as e:
         log.error(f"cannot write units into {normal_dir}: {e.strerror or e}")
+        return 1
+    except ValueError as e:  # an entry name that would leave the output directory
+        log.error(f"{e}; no units generated")
         return 1
     log.debug(f"wrote {len(entries)} entries into {normal_dir}")
     return 0

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
 from typing import Any
 
 from ..config.model import Config
 from ..errors import Failure
-from ..options import add_config_options
+from ..options import add_config_options, add_root_option, warning
+from ..rootfs import EscapeError, RootError, resolve, resolve_entry
 
 DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
 # Where ostree records why finalizing a staged deployment failed (ostree >= 2022.4).
@@ -58,10 +58,9 @@ def configure_status_parser(parser: argparse.ArgumentParser) -> None:
         "D-Bus, which needs pystemd."
     )
     add_config_options(parser)
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        help="read the config, the stamp and the helper's state under DIR "
+    add_root_option(
+        parser,
+        "read the config, the stamp and the helper's state under DIR "
         "(for a container: /proc/PID/root)",
     )
     parser.add_argument(
@@ -79,8 +78,25 @@ def configure_status_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+PYSTEMD_HINT = (
+    "status asks systemd over D-Bus through pystemd, which is not installed: on Debian, "
+    "apt-get install python3-pystemd (a venv made with --system-site-packages sees it), or "
+    "pip install 'ostree-autocleanup[live]' ('.[live]' from a checkout), which builds it and "
+    "needs apt-get install pkg-config libsystemd-dev gcc python3-dev first"
+)
+
+
+def require_pystemd() -> None:
+    """Fail with what to install before anything else is done, instead of half-way."""
+    try:
+        import pystemd.dbuslib  # noqa: F401
+    except ImportError:
+        raise Failure(PYSTEMD_HINT) from None
+
+
 def run_status(args: argparse.Namespace) -> int:
     config = _load_config(args.config, args.root)
+    require_pystemd()
     report = collect(config, args.root, args.bus_address, args.state_dir)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -94,7 +110,7 @@ def _load_config(files: list[str], root: str | None) -> Config:
 
     # A container's /proc/PID/root is a symlink: the layered files are resolved inside it,
     # absolute links included, as in any other root.
-    return load_config(files, root)
+    return load_config(files, root, warning)
 
 
 def watched_units(config: Config) -> list[str]:
@@ -118,20 +134,25 @@ def collect(
     }
 
 
-def _under(root: str | None, path: str) -> str:
+def _under(root: str | None, path: str, *, final_link: bool = True) -> str:
+    """Where ``path`` of the system at ``root`` is here, resolved inside it (rootfs).
+
+    ``final_link=False`` leaves a last component that is a symlink unfollowed: the stamp may
+    be one, and the helper must see that rather than what it points to.
+    """
     if not root:
         return path
-    return os.path.join(root, path.lstrip("/"))
+    try:
+        return resolve(root, path) if final_link else resolve_entry(root, path)
+    except (RootError, EscapeError) as error:
+        raise Failure(str(error)) from None
 
 
 def _connect(bus_address: str | None) -> Any:
     try:
         from pystemd.dbuslib import DBus, DBusAddress
     except ImportError:
-        raise Failure(
-            "status needs pystemd to ask systemd (pip install 'ostree-autocleanup[live]', "
-            "or the distribution's python3-pystemd)"
-        ) from None
+        raise Failure(PYSTEMD_HINT) from None
     bus = DBus() if bus_address is None else DBusAddress(bus_address.encode(), peer_to_peer=False)
     where = bus_address or "the system bus"
     try:
@@ -228,7 +249,7 @@ def cleanup_state(stamp: str, root: str | None, state_dir: str) -> dict[str, Any
     from ...helper.status import collect
 
     try:
-        info = collect(_under(root, stamp), _under(root, state_dir))
+        info = collect(_under(root, stamp, final_link=False), _under(root, state_dir))
     except HelperError as error:
         raise Failure(str(error)) from None
     info["stamp"] = stamp

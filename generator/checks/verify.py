@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 
 from ..config.model import Config
 from ..errors import Failure, UsageError
-from ..options import add_config_options
-from ..rootfs import EscapeError, RootError, resolve
+from ..options import add_config_options, add_root_option, warning
+from ..rootfs import EscapeError, Root, RootError, resolve
+from ..units.hardening import directives
+from .visibility import hidden_by, root_directory, service_directives
 
 # Targets measured for the default sandbox of each mode (0 is best, 10 worst; 0.5 is the floor
 # of a service that runs as root without a root directory of its own).
@@ -39,6 +41,7 @@ FINALIZE_UNIT_DIRS = ("etc/systemd/system", "usr/lib/systemd/system", "lib/syste
 UPSTREAM_PACKAGE = "ostree-boot"
 UPSTREAM_FINALIZE_UNIT = "ostree-finalize-staged.service"
 UNIT_DIR = "usr/lib/systemd/system"
+HELPER_NAME = "ostree-autocleanup-helper"
 ANALYZE_TIMEOUT = 120
 
 _EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+(?:\.\d+)?) (\S+)")
@@ -65,15 +68,15 @@ class Report:
     exposure: float | None = None
     level: str = ""
     findings: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what to do about the problems
 
 
 def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
     add_config_options(parser)
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        help="read the layered config under DIR and check the Exec binaries there "
-        "(default: this machine)",
+    add_root_option(
+        parser,
+        "read the layered config under DIR, look for the finalize unit and check the Exec "
+        "binaries there (default: this machine)",
     )
     parser.add_argument(
         "--max-exposure",
@@ -85,15 +88,17 @@ def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--finalize-unit",
         metavar="FILE",
-        help="the finalize unit to check the drop-in against (default: the one in the root or "
-        f"on this machine, else {UPSTREAM_FINALIZE_UNIT} from Debian's {UPSTREAM_PACKAGE} "
-        "package through apt-get download)",
+        help="the finalize unit to check the drop-in against (default: the one in the root, "
+        "else the one on this machine, else the drop-in is checked on its own)",
     )
     parser.add_argument(
-        "--no-download",
+        "--download",
         action="store_true",
-        help=f"never download {UPSTREAM_PACKAGE}; verify the drop-in only if the unit is found",
+        help=f"where no finalize unit is found, download Debian's {UPSTREAM_PACKAGE} package "
+        f"(apt-get download) and check the drop-in against its {UPSTREAM_FINALIZE_UNIT}",
     )
+    # Downloading used to be the default; the option that turned it off is still accepted.
+    parser.add_argument("--no-download", action="store_true", help=argparse.SUPPRESS)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -103,14 +108,14 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-exposure {args.max_exposure} is outside 0-10")
     if shutil.which("systemd-analyze") is None:
         raise Failure("systemd-analyze is not installed (install systemd)")
-    config = load_config(args.config, args.root)
+    config = load_config(args.config, args.root, warning)
     maximum = args.max_exposure if args.max_exposure is not None else default_max_exposure(config)
     report = verify(
         config,
         maximum,
         target_root=args.root or "/",
         finalize_unit=args.finalize_unit,
-        download=not args.no_download,
+        download=args.download and not args.no_download,
     )
     sys.stdout.write(format_report(report, maximum))
     if report.problems:
@@ -123,7 +128,7 @@ def verify(
     max_exposure: float,
     target_root: str = "/",
     finalize_unit: str | None = None,
-    download: bool = True,
+    download: bool = False,
 ) -> Report:
     from ..rootfs import write_tree
     from ..units.render import render
@@ -134,37 +139,34 @@ def verify(
         root = os.path.join(scratch, "root")
         unit_dir = os.path.join(root, UNIT_DIR)
         _copy_standard_units(unit_dir, config.finalize.unit)
-        finalize = _find_finalize_unit(
+        finalize = _finalize_unit(
             config.finalize.unit, finalize_unit, target_root, scratch, download, report
         )
-        if finalize is not None:
-            shutil.copyfile(finalize, os.path.join(unit_dir, config.finalize.unit))
-        write_tree(root, files)
+        finalize_text = _read(finalize) if finalize is not None else STAND_IN
+        # Through rootfs: the copy of this machine's units may hold a link of that name.
+        write_tree(root, {f"{UNIT_DIR}/{config.finalize.unit}": finalize_text, **files})
 
-        to_verify = [config.unit_name] + ([config.finalize.unit] if finalize else [])
+        to_verify = [config.unit_name, config.finalize.unit]
         exec_paths = {
             unit: _exec_binaries(_read(os.path.join(unit_dir, unit))) for unit in to_verify
         }
-        ours = [
-            (path, binary)
-            for path, text in files.items()
-            if path.startswith(UNIT_DIR + "/")
-            for binary in _exec_binaries(text)
-        ]
-        for path, binary in ours:
-            if not _is_executable_in(target_root, binary):
-                where = (
-                    " on this machine (check an image root with --root DIR)"
-                    if target_root == "/"
-                    else f" under {target_root}"
-                )
-                report.problems.append(
-                    f"{os.path.basename(path)}: {binary} is not an executable file{where}"
-                )
+        # The sandbox each of our programs runs in: the cleanup service's as rendered, the
+        # finalize unit's own for the stamp command of the drop-in.
+        sandboxes = {
+            config.unit_name: directives(config),
+            config.finalize.unit: service_directives(finalize_text),
+        }
+        for path, binary in _our_binaries(files):
+            unit = os.path.basename(path)
+            owner = unit if unit in sandboxes else config.finalize.unit
+            problem = _program_problem(binary, sandboxes[owner], target_root, report)
+            if problem:
+                report.problems.append(f"{unit}: {problem}")
         # systemd-analyze checks the first command of each Exec list inside its root: a stub
         # stands in for each binary, which was checked above in the real root.
-        for binary in {b for paths in exec_paths.values() for b in paths} | {b for _, b in ours}:
-            _stub(root, binary)
+        stubs = {b for paths in exec_paths.values() for b in paths}
+        stubs |= {b for _, b in _our_binaries(files)}
+        _stub(root, sorted(stubs))
 
         _analyze_verify(root, to_verify, report)
         _analyze_security(root, config.unit_name, max_exposure, report)
@@ -185,6 +187,8 @@ def format_report(report: Report, max_exposure: float) -> str:
         lines += [f"    {finding}" for finding in report.findings]
     for problem in report.problems:
         lines.append(f"  problem: {problem}")
+    for hint in report.hints:
+        lines.append(f"  hint: {hint}")
     lines.append(f"  result: {'FAILED' if report.problems else 'ok'}")
     return "\n".join(lines) + "\n"
 
@@ -212,19 +216,27 @@ def _copy_standard_units(unit_dir: str, finalize_unit: str) -> None:
     os.makedirs(unit_dir)
 
 
-def _find_finalize_unit(
-    name: str,
-    given: str | None,
-    target_root: str,
-    scratch: str,
-    download: bool,
-    report: Report,
-) -> str | None:
-    if given is not None:
-        if not os.path.isfile(given):
-            raise UsageError(f"--finalize-unit {given}: no such file")
-        report.notes.append(f"drop-in checked against {given}")
-        return given
+# What the drop-in is checked against when no finalize unit is found: the shape of ostree's
+# (a oneshot that stays active and does its work in ExecStop=), with no command of its own, so
+# that whatever systemd-analyze reports comes from the drop-in.
+STAND_IN = """\
+[Unit]
+Description=Stand-in for the finalize unit, which was not found
+DefaultDependencies=no
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+# ostree's unit has had this since 2018: the stamp command cannot run from under /root either.
+ProtectHome=yes
+"""
+
+
+def find_finalize_unit(name: str, target_root: str) -> str | None:
+    """The finalize unit ``name`` as installed: in the target root, else on this machine.
+
+    Symlinks are resolved inside each root (rootfs); None when neither has it.
+    """
     for base in dict.fromkeys([target_root, "/"]):
         for unit_dir in FINALIZE_UNIT_DIRS:
             try:
@@ -232,16 +244,40 @@ def _find_finalize_unit(
             except (RootError, EscapeError):
                 continue
             if os.path.isfile(path):
-                report.notes.append(f"drop-in checked against {path}")
                 return path
+    return None
+
+
+def _finalize_unit(
+    name: str,
+    given: str | None,
+    target_root: str,
+    scratch: str,
+    download: bool,
+    report: Report,
+) -> str | None:
+    """The file to check the drop-in against, with a note saying which; None: the stand-in."""
+    if given is not None:
+        if not os.path.isfile(given):
+            raise UsageError(f"--finalize-unit {given}: no such file")
+        report.notes.append(f"drop-in checked against {given}")
+        return given
+    found = find_finalize_unit(name, target_root)
+    if found is not None:
+        report.notes.append(f"drop-in checked against {found}")
+        return found
     if download and name == UPSTREAM_FINALIZE_UNIT:
         downloaded = _download_upstream_unit(scratch)
         if downloaded is not None:
             report.notes.append(f"drop-in checked against {name} of Debian's {UPSTREAM_PACKAGE}")
             return downloaded
+        report.notes.append(f"could not download {UPSTREAM_PACKAGE} (apt-get download failed)")
+    where = "on this machine" if target_root == "/" else f"under {target_root} or on this machine"
+    how = " or --download" if name == UPSTREAM_FINALIZE_UNIT and not download else ""
     report.notes.append(
-        f"{name} was not found (pass --finalize-unit FILE): the finalize drop-in was not "
-        "verified by systemd-analyze, only its Exec binaries were checked"
+        f"{name} was not found {where}: the drop-in was checked on its own, on a stand-in "
+        f"for the unit it extends (pass --finalize-unit FILE{how} to check it against "
+        "the real one)"
     )
     return None
 
@@ -291,6 +327,60 @@ def _exec_binaries(text: str) -> list[str]:
     return out
 
 
+def _our_binaries(files: dict[str, str]) -> list[tuple[str, str]]:
+    """(file, program) for every Exec line of the rendered unit files."""
+    return [
+        (path, binary)
+        for path, text in files.items()
+        if path.startswith(UNIT_DIR + "/")
+        for binary in _exec_binaries(text)
+    ]
+
+
+def _program_problem(
+    binary: str, sandbox: Sequence[tuple[str, str]], target_root: str, report: Report
+) -> str | None:
+    """Why the unit cannot run ``binary``: missing in the root, or hidden by its own sandbox."""
+    inner = root_directory(sandbox)
+    where = binary if inner is None else inner.rstrip("/") + binary
+    if not _is_executable_in(target_root, where):
+        _hint(report, _missing_hint(binary, target_root))
+        return f"{where} is not an executable file{_where(target_root)}"
+    why = hidden_by(binary, sandbox)
+    if why is not None:
+        _hint(
+            report,
+            "install the program where the unit's sandbox lets it run (/usr/bin, /usr/lib, "
+            "/opt) and point the config at it, or change the directive in sandbox.directives",
+        )
+        return f"{binary} cannot run there: {why}"
+    return None
+
+
+def _hint(report: Report, hint: str) -> None:
+    if hint and hint not in report.hints:
+        report.hints.append(hint)
+
+
+def _where(target_root: str) -> str:
+    if target_root == "/":
+        return " on this machine (check an image root with --root DIR)"
+    return f" under {target_root}"
+
+
+def _missing_hint(binary: str, target_root: str) -> str:
+    if os.path.basename(binary) != HELPER_NAME:
+        return ""
+    found = shutil.which(HELPER_NAME) if target_root == "/" else None
+    elsewhere = f" (this machine has one at {found})" if found and found != binary else ""
+    return (
+        f"the units run the helper at cleanup.helper-path{elsewhere}: install ostree-autocleanup "
+        "where the units will run (its package puts the helper in /usr/bin; "
+        "`ostree-autocleanup install` installs only the units), or set cleanup.helper-path "
+        "to where the helper is"
+    )
+
+
 def _is_executable_in(root: str, binary: str) -> bool:
     if not binary.startswith("/"):
         return False
@@ -301,16 +391,23 @@ def _is_executable_in(root: str, binary: str) -> bool:
     return os.path.isfile(host) and os.access(host, os.X_OK)
 
 
-def _stub(root: str, binary: str) -> None:
-    if not binary.startswith("/"):
-        return
-    path = os.path.join(root, binary.lstrip("/"))
-    if os.path.lexists(path):
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="ascii") as stream:
-        stream.write("#!/bin/sh\nexit 0\n")
-    os.chmod(path, 0o755)
+def _stub(root: str, binaries: Sequence[str]) -> None:
+    """An executable stand-in for each of ``binaries`` in the scratch root, where none is.
+
+    Through rootfs like every write into a root: the scratch root holds copies of this
+    machine's unit links, and a stub must never be written through one of them.
+    """
+    stub = b"#!/bin/sh\nexit 0\n"
+    with Root(root) as scratch:
+        for binary in binaries:
+            if not binary.startswith("/"):
+                continue
+            try:
+                if scratch.entry(binary.lstrip("/")).kind != "missing":
+                    continue
+                scratch.write(binary.lstrip("/"), stub, 0o755, [])
+            except EscapeError as error:
+                raise Failure(f"cannot stand in for {binary}: {error}") from None
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:

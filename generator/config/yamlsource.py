@@ -52,18 +52,24 @@ def _error_mark(path: str, error: yaml.YAMLError) -> Mark:
     return Mark(path, mark.line + 1, mark.column + 1)
 
 
-def read_source(path: str, display: str | None = None) -> SourceFile:
-    """Parse and structurally check one file; ``display`` is the name used in messages."""
+def read_source(path: str, display: str | None = None, data: bytes | None = None) -> SourceFile:
+    """Parse and structurally check one file; ``display`` is the name used in messages.
+
+    ``data``: the file's bytes, already read (standard input, or bytes that must be the very
+    ones shipped later); the file is then not opened again.
+    """
     name = display or path
     result = SourceFile(name, {}, [])
     top = Mark(name, 1, 1)
-    try:
-        with open(path, "rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            data = stream.read(MAX_BYTES + 1)
-    except OSError as error:
-        result.errors.append(ConfigError(top, "(file)", f"cannot read: {error.strerror}"))
-        return result
+    size = 0
+    if data is None:
+        try:
+            with open(path, "rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                data = stream.read(MAX_BYTES + 1)
+        except OSError as error:
+            result.errors.append(ConfigError(top, "(file)", f"cannot read: {error.strerror}"))
+            return result
     if max(size, len(data)) > MAX_BYTES:
         result.errors.append(
             ConfigError(

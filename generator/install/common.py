@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ..errors import Failure, UsageError
+from ..options import add_root_option
 from ..rootfs import Root, RootError
 from . import live_reload
 from .manifest import MANIFEST_PATH, Manifest, ManifestError, parse
@@ -17,11 +18,11 @@ MANIFEST_DIR = MANIFEST_PATH.rpartition("/")[0]
 
 
 def add_root_options(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        default="/",
-        help=f"{verb} the image root or DESTDIR at DIR; default: the running system (/)",
+    # Required: an image build that forgot it must fail, not change the build host.
+    add_root_option(
+        parser,
+        f"{verb} the image root or DESTDIR at DIR (required; / is the running system)",
+        required=True,
     )
     parser.add_argument(
         "--dry-run",

@@ -69,6 +69,61 @@ def command(root: Root, units: Sequence[str]) -> list[str]:
     return [*base, "preset", *units]
 
 
+def install_links(root: Root, unit: str, text: str | None = None) -> list[str] | None:
+    """The links enabling ``unit`` makes, from its [Install] section (``text``, else the unit
+    file in the root); None when the unit file cannot be read."""
+    if text is None:
+        for directory in UNIT_DIRS:
+            try:
+                data = root.entry(root.resolve(f"{directory}/{unit}")).data
+            except EscapeError:
+                continue
+            if data is not None:
+                text = data.decode("utf-8", "replace")
+                break
+        else:
+            return None
+    links = []
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line
+        elif section == "[Install]" and "=" in line:
+            key, _, value = line.partition("=")
+            for name in value.split():
+                if key.strip() == "WantedBy":
+                    links.append(f"{LINK_DIR}/{name}.wants/{unit}")
+                elif key.strip() == "RequiredBy":
+                    links.append(f"{LINK_DIR}/{name}.requires/{unit}")
+                elif key.strip() == "Alias":
+                    links.append(f"{LINK_DIR}/{name}")
+    return links
+
+
+def describe(root: Root, units: Sequence[str], texts: Mapping[str, str]) -> list[str]:
+    """For --dry-run: what enabling ``units`` would do, also where systemctl is missing.
+
+    ``texts``: unit files not in the root yet (ours), by name.
+    """
+    lines = []
+    try:
+        lines.append("would run " + " ".join(command(root, units)))
+    except Failure:
+        lines.append(
+            f"would run systemctl preset {' '.join(units)}, but systemctl is not installed "
+            "here: the install itself needs it (or --no-enable, or --no-apply-preset for a "
+            "package)"
+        )
+    for unit in units:
+        links = install_links(root, unit, texts.get(unit))
+        if links is None:
+            lines.append(f"  which enables {unit} as its [Install] section says")
+        for link in links or ():
+            lines.append(f"  which links {root.show(link)} -> {unit}")
+    return lines
+
+
 def preset(root: Root, units: Sequence[str]) -> None:
     argv = command(root, units)
     result = subprocess.run(

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import stat
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
 
 from ..config.model import Config
 from ..errors import Failure
-from ..options import add_config_options
+from ..options import add_config_options, warning
 from ..rootfs import EscapeError, Root
 from . import enablement
 from .common import (
@@ -74,12 +74,12 @@ def configure_install_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _generator_files(
-    config: Config, config_files: Sequence[str], root: str | None
+    config: Config, inputs: Sequence[tuple[str, bytes | None]]
 ) -> dict[str, tuple[bytes, int]]:
     from ..boot.image import generator_files
 
     # The mode may carry the file type bits (S_IFREG): only the permissions are ours to set.
-    files = generator_files(config, tuple(config_files), root)
+    files = generator_files(config, inputs=inputs)
     return {path: (data, stat.S_IMODE(mode)) for path, (data, mode) in files.items()}
 
 
@@ -87,15 +87,16 @@ def wanted_files(
     config: Config,
     generator: bool,
     enable: bool,
-    config_files: Sequence[str] = (),
-    root: str | None = None,
+    inputs: Sequence[tuple[str, bytes | None]] = (),
 ) -> dict[str, Wanted]:
+    """Every file install puts into the root. INPUTS: the config files CONFIG was validated
+    from, (name, bytes), which ``--generator`` ships as they are."""
     from ..units.render import PRESET_DIR, render
 
     rendered = render(config)
     files: dict[str, Wanted] = {}
     if generator:
-        for path, (data, mode) in _generator_files(config, config_files, root).items():
+        for path, (data, mode) in _generator_files(config, inputs).items():
             files[path] = Wanted(path, data, mode)
     else:
         for path, text in rendered.items():
@@ -112,27 +113,52 @@ def wanted_files(
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from ..config.load import load_config
+    from ..config.load import config_from_inputs, read_config_inputs
 
     root = open_root(args.root)
     with root:
-        config = load_config(args.config, None if root.is_host else root.path)
+        # Read once: the bytes validated are the bytes shipped (-c - is standard input).
+        inputs = read_config_inputs(args.config, None if root.is_host else root.path, warning)
+        config = config_from_inputs(inputs)
         wanted = wanted_files(
             config,
             args.generator,
             not args.no_enable,
-            args.config,
-            None if root.is_host else root.path,
+            [(i.name, i.data) for i in inputs],
         )
         if args.list_files:
             for path in sorted([*wanted, MANIFEST_PATH]):
                 print("/" + path)
             return 0
+        if root.is_host:
+            for message in live_system_warnings(root, config):
+                warning(message)
         lock(root)
         try:
             return _install(root, config, wanted, args, sys.stdout)
         except EscapeError as error:
             raise Failure(str(error)) from None
+
+
+def live_system_warnings(root: Root, config: Config) -> list[str]:
+    """What makes an install on the running system pointless, said before doing it anyway
+    (a container image build runs with --root / on a system that is not booted from OSTree)."""
+    problems = []
+    repo = config.repo_path.lstrip("/")
+    if root.entry(repo).kind == "missing" and root.entry("run/ostree-booted").kind == "missing":
+        problems.append(
+            f"{config.sysroot} holds no OSTree repository and /run/ostree-booted does not exist: "
+            "this system is not booted from OSTree, so the cleanup will not run here (fine in "
+            "a container image build: it runs once the image is deployed)"
+        )
+    if not enablement.ships_unit(root, config.finalize.unit):
+        problems.append(
+            f"{config.finalize.unit} is not installed (looked in "
+            f"{', '.join('/' + d for d in enablement.UNIT_DIRS)}): the stamp drop-in extends "
+            "a unit that does not exist, so no stamp is ever written (install ostree's boot "
+            "units, Debian's ostree-boot package, or set finalize.unit)"
+        )
+    return problems
 
 
 def _install(
@@ -175,18 +201,24 @@ def _install(
     if up_to_date:
         print(f"nothing to do: {root.path} is up to date", file=out)
         return 0
-    if units:
-        preset_argv = enablement.command(root, units)  # fails early when systemctl is missing
     if args.dry_run:
         for line in describe(plan, root):
             print(line, file=out)
         for path, target in stale_links:
             print(f"would remove {root.show(path)} -> {target}", file=out)
         if enable_needed:
-            print("would run " + " ".join(preset_argv), file=out)
+            texts = {
+                path.rpartition("/")[2]: want.data.decode("utf-8", "replace")
+                for path, want in wanted.items()
+                if path.startswith(f"{enablement.UNIT_DIRS[1]}/")
+            }
+            for line in enablement.describe(root, units, texts):
+                print(line, file=out)
         verb = "replace" if old else "create"
         print(f"would {verb} {root.show(MANIFEST_PATH)}", file=out)
         return 0
+    if units:
+        enablement.command(root, units)  # fails before any write when systemctl is missing
 
     _check_writable(root, plan, units)
     sweep(root, [*wanted, *(r.path for r in old.files)] if old else list(wanted))
@@ -197,8 +229,12 @@ def _install(
         message = error.strerror if isinstance(error, OSError) else str(error)
         where = getattr(error, "filename", None)
         prefix = f"{where}: " if where else ""
-        undone = run.roll_back()
-        tail = "rolled back" if undone else "could not roll back: run install or uninstall again"
+        if not run.changed:
+            tail = "nothing was changed"
+        elif run.roll_back():
+            tail = "rolled back"
+        else:
+            tail = "could not roll back everything: run install or uninstall again"
         raise Failure(f"{prefix}{message}; {tail}") from None
     reload_if_live(root, out)
     return 0
@@ -229,6 +265,7 @@ class _InstallRun:
         self.removed_links: list[tuple[str, str]] = []
         self.baseline: tuple[tuple[str, str], ...] = ()
         self.preset_ran = False
+        self.manifest_written = False  # nothing in the root changed before this is set
         self.units: list[str] = []
 
     def carry_out(
@@ -265,6 +302,7 @@ class _InstallRun:
         root.write_with_parents_atomically(
             MANIFEST_PATH, pending.to_bytes(), FILE_MODE, self.created
         )
+        self.manifest_written = True
         for step in plan.changes:
             if step.kind == "remove":
                 root.remove(step.path)
@@ -308,30 +346,59 @@ class _InstallRun:
         root.write(MANIFEST_PATH, final.to_bytes(), FILE_MODE, self.created)
         print(f"wrote {root.show(MANIFEST_PATH)}", file=self.out)
 
+    @property
+    def changed(self) -> bool:
+        return self.manifest_written
+
     def roll_back(self) -> bool:
-        """Undo this run's changes; True when everything was put back."""
+        """Undo this run's changes; True when everything was put back.
+
+        Every step is tried even when one fails, so that as much as possible is undone; the
+        pending manifest stays behind whenever something could not be, so that a rerun (or an
+        uninstall) finishes the job.
+        """
         root = self.root
         complete = True
+
+        def attempt(step: Callable[..., object], *args: Any) -> None:
+            nonlocal complete
+            try:
+                step(*args)
+            except (OSError, EscapeError):
+                complete = False
+
+        if not self.manifest_written:
+            return True  # the first write failed: nothing was changed
         scratch: list[str] = []
-        try:
-            if self.preset_ran:
-                links, _ = enablement.added(self.baseline, root.snapshot(enablement.LINK_DIR))
-                for path, target in links:
-                    if enablement.points_at(target, self.units):
-                        root.remove(path)
-            for step in reversed(self.done):
-                if step.old.kind == "file" and step.old.data is not None:
-                    root.write(step.path, step.old.data, step.old.mode, scratch)
-                elif step.old.kind == "missing":
-                    root.remove(step.path)
-                else:
-                    complete = False
-            if self.old_manifest is not None:
-                root.write(MANIFEST_PATH, self.old_manifest, FILE_MODE, scratch)
+        if self.preset_ran:
+            # What systemctl preset made for our units, and the directories it made for them
+            # (multi-user.target.wants/ in a fresh image), deepest first once they are empty.
+            try:
+                snapshot = root.snapshot(enablement.LINK_DIR)
+            except (OSError, EscapeError):
+                snapshot, complete = {}, False
+            links, directories = enablement.added(self.baseline, snapshot)
+            for path, target in links:
+                if enablement.points_at(target, self.units):
+                    attempt(root.remove, path)
+            for directory in sorted(directories, key=lambda d: d.count("/"), reverse=True):
+                attempt(root.remove_directory, directory)
+        for step in reversed(self.done):
+            if step.old.kind == "file" and step.old.data is not None:
+                attempt(root.write, step.path, step.old.data, step.old.mode, scratch)
+            elif step.old.kind == "missing":
+                attempt(root.remove, step.path)
+            elif step.old.kind == "symlink" and step.old.target is not None:
+                attempt(root.symlink, step.path, step.old.target)
             else:
-                root.remove(MANIFEST_PATH)
-            for directory in reversed(self.created):
-                root.remove_directory(directory)
-        except (OSError, EscapeError):
-            return False
-        return complete and not self.removed_links
+                complete = False
+        for path, target in self.removed_links:
+            attempt(root.symlink, path, target)
+        if complete:
+            if self.old_manifest is not None:
+                attempt(root.write, MANIFEST_PATH, self.old_manifest, FILE_MODE, scratch)
+            else:
+                attempt(root.remove, MANIFEST_PATH)
+        for directory in reversed([*self.created, *scratch]):
+            attempt(root.remove_directory, directory)
+        return complete

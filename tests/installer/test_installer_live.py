@@ -1,4 +1,4 @@
-"""install / uninstall on the running system (no --root), inside a private mount namespace.
+"""install / uninstall on the running system (--root /), inside a private mount namespace.
 
 /usr/lib gets an overlay whose upper layer is a tmpfs, so the live install really writes to
 /usr/lib/systemd/system of this process's view of the host, and the host itself stays untouched.
@@ -23,16 +23,23 @@ mount -t tmpfs tmpfs "$scratch"
 mkdir "$scratch/upper" "$scratch/work" "$scratch/etc-upper" "$scratch/etc-work"
 mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$scratch/upper,workdir=$scratch/work" /usr/lib
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/etc-upper,workdir=$scratch/etc-work" /etc
+if [ -n "${FINALIZE_UNIT-}" ]; then
+    # An OSTree system: ostree's finalize unit, and the flag its initramfs leaves in /run
+    # (a /run of this namespace's own, so that the host's stays as it is).
+    cp "$FINALIZE_UNIT" /usr/lib/systemd/system/
+    mount -t tmpfs tmpfs /run
+    touch /run/ostree-booted
+fi
 if [ "$booted" = yes ]; then
     mkdir -p /run/systemd
     mount -t tmpfs tmpfs /run/systemd
     mkdir /run/systemd/system
 fi
-"$@" install $enable
+"$@" install --root / $enable
 echo "== upper after install"
 (cd "$scratch/upper" && find . -type f | sort)
 echo "is-enabled: $(systemctl is-enabled ostree-autocleanup.service)"
-"$@" uninstall
+"$@" uninstall --root /
 echo "== upper after uninstall"
 (cd "$scratch" && find upper etc-upper -type f -o -type l | sort)
 echo "== end"
@@ -104,3 +111,29 @@ def test_live_install_reports_a_failed_reload_in_one_line(tmp_path: Path) -> Non
     lines = [line for line in err.splitlines() if "reload" in line]
     assert len(lines) == 2
     assert all("reloading systemd failed" in line for line in lines)
+
+
+NOT_OSTREE = "this system is not booted from OSTree"
+NO_FINALIZE = "ostree-finalize-staged.service is not installed"
+
+
+def test_live_install_warns_where_ostree_is_missing(tmp_path: Path) -> None:
+    # This host is no OSTree system and has no ostree-boot: the install works, and says it
+    # will do nothing here, once for each reason, before doing it.
+    out, err = _live(tmp_path, booted=False)
+    assert "created /usr/lib/systemd/system/ostree-autocleanup.service" in out
+    warnings = [line for line in err.splitlines() if ": warning: " in line]
+    assert len(warnings) == 2, err
+    assert NOT_OSTREE in warnings[0] and "/sysroot" in warnings[0]
+    assert NO_FINALIZE in warnings[1] and "ostree-boot" in warnings[1]
+
+
+def test_live_install_on_an_ostree_system_does_not_warn(
+    tmp_path: Path, ostree_units: Path
+) -> None:
+    _, err = _live(
+        tmp_path,
+        booted=False,
+        env={"FINALIZE_UNIT": str(ostree_units / "ostree-finalize-staged.service")},
+    )
+    assert ": warning: " not in err, err
