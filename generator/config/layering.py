@@ -88,8 +88,11 @@ def _classify(path: str, root: "str | None") -> str:
         # By name: an image root need not have a /dev of its own, and systemd masks by name too.
         if os.path.normpath(target) == DEV_NULL:
             return _MASK
+        resolved = host_path(path, root)
+        if root and resolved == host_path(DEV_NULL, root):
+            return _MASK  # a relative link to the image's /dev/null, which need not exist
         try:
-            info = os.stat(host_path(path, root))
+            info = os.stat(resolved)
         except FileNotFoundError:
             return f"is a symlink to {target}, which does not exist"
         except OSError as error:

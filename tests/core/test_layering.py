@@ -165,3 +165,134 @@ def test_a_main_config_in_etc_can_mask_the_vendor_one(tmp_path: Path, mask: str)
     # The vendor's main file is masked; its drop-in still applies.
     assert (config.name, config.cleanup.mode) == ("ostree", "prune")
     assert config.sources == ("/usr/lib/ostree-autocleanup/config.d/10-x.yaml",)
+
+
+# -- names that mask by accident: a warning naming the path and what it masks ----------------
+
+VENDOR = "/usr/lib/ostree-autocleanup/config.yaml"
+ETC = "/etc/ostree-autocleanup/config.yaml"
+RUN = "/run/ostree-autocleanup/config.yaml"
+
+
+def _make(root: Path, path: str, what: str) -> Path:
+    """Put ``what`` at ``path`` in ``root``: dir, dangling, fifo, empty, devnull, devnull-rel."""
+    target = root / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if what == "dir":
+        target.mkdir()
+    elif what == "dangling":
+        target.symlink_to("/nowhere/config.yaml")
+    elif what == "fifo":
+        os.mkfifo(target)
+    elif what == "empty":
+        target.write_text("")
+    elif what == "devnull":
+        target.symlink_to("/dev/null")
+    elif what == "devnull-rel":
+        target.symlink_to("../" * (path.count("/") - 1) + "dev/null")
+    else:
+        target.write_text(what)
+    return target
+
+
+def _found(root: Path) -> tuple[list[str], list[str]]:
+    warnings: list[str] = []
+    return find_config_files(str(root), warnings.append), warnings
+
+
+# Each case: what sits at the masking path, and the warning (None: a deliberate, silent mask).
+ACCIDENTAL_MASKS = [
+    ("dir", "is a directory, not a file"),
+    ("dangling", "is a symlink to /nowhere/config.yaml, which does not exist"),
+    ("fifo", "is not a regular file"),
+    ("empty", None),
+    ("devnull", None),
+    ("devnull-rel", None),
+]
+
+
+@pytest.mark.parametrize(("what", "why"), ACCIDENTAL_MASKS)
+@pytest.mark.parametrize("masking", [ETC, RUN])
+def test_a_main_config_that_is_no_file_warns_naming_what_it_masks(
+    tmp_path: Path, what: str, why: str | None, masking: str
+) -> None:
+    put(tmp_path, VENDOR, "version: 1\nname: vendor\n")
+    _make(tmp_path, masking, what)
+    files, warnings = _found(tmp_path)
+    # It masks either way (a name in a higher directory always wins); only the warning differs.
+    assert files == []
+    if why is None:
+        assert warnings == []
+    else:
+        assert warnings == [
+            f"{tmp_path}{masking} {why}: it masks {tmp_path}{VENDOR}; make it an empty file "
+            "or a link to /dev/null to mask on purpose, or remove it"
+        ]
+
+
+def test_a_directory_with_nothing_below_says_it_masks_nothing(tmp_path: Path) -> None:
+    _make(tmp_path, ETC, "dir")
+    files, warnings = _found(tmp_path)
+    assert files == []
+    assert len(warnings) == 1
+    assert "it masks nothing (no config.yaml below it)" in warnings[0]
+
+
+@pytest.mark.parametrize(("what", "why"), ACCIDENTAL_MASKS)
+def test_a_drop_in_that_is_no_file_warns_naming_what_it_masks(
+    tmp_path: Path, what: str, why: str | None
+) -> None:
+    lower = "/usr/lib/ostree-autocleanup/config.d/50-x.yaml"
+    put(tmp_path, lower, "version: 1\nname: vendor\n")
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.d/60-y.yaml", "version: 1\n")
+    upper = "/etc/ostree-autocleanup/config.d/50-x.yaml"
+    _make(tmp_path, upper, what)
+    files, warnings = _found(tmp_path)
+    assert files == ["/usr/lib/ostree-autocleanup/config.d/60-y.yaml"]
+    if why is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1
+        assert warnings[0].startswith(f"{tmp_path}{upper} {why}: it masks {tmp_path}{lower};")
+
+
+@pytest.mark.parametrize("what", ["file", "dangling"])
+def test_a_drop_in_directory_that_is_no_directory_warns(tmp_path: Path, what: str) -> None:
+    path = "/etc/ostree-autocleanup/config.d"
+    _make(tmp_path, path, "version: 1\n" if what == "file" else "dangling")
+    files, warnings = _found(tmp_path)
+    assert files == []
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{tmp_path}{path} ")
+    assert warnings[0].endswith(": the drop-ins in it are ignored")
+
+
+def test_the_commands_print_the_warning_and_carry_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put(tmp_path, VENDOR, "version: 1\nname: vendor\n")
+    _make(tmp_path, ETC, "dir")
+    assert cli.main(["render", "--root", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "ostree-autocleanup.service" in captured.out  # the embedded default: vendor masked
+    assert captured.err.startswith(f"ostree-autocleanup: warning: {tmp_path}{ETC} is a directory")
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_the_generator_logs_the_warning(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    put(tmp_path, VENDOR, "version: 1\nname: vendor\n")
+    _make(tmp_path, "/etc/ostree-autocleanup/config.d/10-a.yaml", "dir")
+    put(tmp_path, "/usr/lib/ostree-autocleanup/config.d/10-a.yaml", "version: 1\nname: a\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ostree_autocleanup.generator.boot.main", "--dry-run"],
+        env={**os.environ, "OSTREE_AUTOCLEANUP_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "vendor-autocleanup.service" in result.stdout
+    assert "10-a.yaml is a directory, not a file: it masks" in result.stderr

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from ostree_autocleanup.generator.boot.entries import UNITS_ARCHIVE
-from ostree_autocleanup.generator.boot.image import DEFAULT_CONFIG, generator_files
+from ostree_autocleanup.generator.boot.image import DEFAULT_CONFIG, dropin_name, generator_files
 from ostree_autocleanup.generator.boot.image import generator_files as install_files
 from ostree_autocleanup.generator.config.load import load_config
 from ostree_autocleanup.generator.config.model import Config
 from ostree_autocleanup.generator.config.validate import build_config
+from ostree_autocleanup.generator.errors import Failure
 from support.generator_image import Image
 
 GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
@@ -54,6 +55,53 @@ def test_several_config_files_become_ordered_dropins(tmp_path: Path) -> None:
     assert config.name == "last" and config.cleanup.mode == "prune"
     archive = files[UNITS_ARCHIVE.lstrip("/")][0]
     assert b"last-autocleanup.service" in archive and b"--mode prune" in archive
+
+
+@pytest.mark.parametrize("count", [2, 10, 11, 99, 100, 101, 120, 1000, 1001, 10000])
+def test_shipped_names_sort_in_the_order_the_files_apply_for_any_count(count: int) -> None:
+    # The generator applies drop-ins in lexical order of their names; with a fixed width of
+    # two digits, 100- would sort before 20-.
+    names = [dropin_name(index, count, f"/in/{index % 7}.yaml") for index in range(1, count)]
+    assert sorted(names) == names
+    assert len(set(names)) == len(names)
+
+
+def test_a_hundred_and_twenty_files_ship_in_order_and_mean_the_same(tmp_path: Path) -> None:
+    paths = []
+    for index in range(120):
+        path = tmp_path / f"{index}.yaml"
+        # Each file names the unit: the last one given must win, at boot as here.
+        path.write_text(f"version: 1\nname: n{index}\n")
+        paths.append(str(path))
+    config = load_config(paths)
+    assert config.name == "n119"
+    files = generator_files(config, paths)
+    archive = files[UNITS_ARCHIVE.lstrip("/")][0]
+    assert b"n119-autocleanup.service" in archive
+    assert b"n99-autocleanup.service" not in archive
+    shipped = [p for p in files if p.startswith("usr/lib/ostree-autocleanup/config.d/")]
+    assert len(shipped) == 119
+    assert shipped[0].endswith("/001-1.yaml") and shipped[-1].endswith("/119-119.yaml")
+
+
+def test_shipped_files_that_would_mean_something_else_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard behind the ordering: whatever the naming, the files shipped must load to the
+    validated config, or nothing is installed."""
+    from ostree_autocleanup.generator.boot import image as image_module
+
+    paths = []
+    for index in range(12):
+        path = tmp_path / f"{index}.yaml"
+        path.write_text(f"version: 1\nname: n{index}\n")
+        paths.append(str(path))
+    # Two-digit names in reverse: the files would apply in another order at boot.
+    monkeypatch.setattr(
+        image_module, "dropin_name", lambda index, count, source: f"{99 - index:02d}-x.yaml"
+    )
+    with pytest.raises(Failure, match="do not load to the validated config"):
+        generator_files(load_config(paths), paths)
 
 
 def test_embedded_default_is_shipped_spelled_out() -> None:

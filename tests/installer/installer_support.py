@@ -59,9 +59,14 @@ sys.exit(main())
 
 
 def run_process(
-    *argv: str, env: dict[str, str] | None = None, crash_after: int | None = None
+    *argv: str,
+    env: dict[str, str] | None = None,
+    crash_after: int | None = None,
+    cwd: str | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``ostree-autocleanup ARGV`` as its own process (for the tests that kill it).
+    """Run ``ostree-autocleanup ARGV`` as its own process (for the tests that kill it, read
+    standard input or depend on the current directory).
 
     With ``crash_after=N`` the process SIGKILLs itself right after its Nth durable step.
     """
@@ -75,6 +80,8 @@ def run_process(
         capture_output=True,
         text=True,
         check=False,
+        cwd=cwd,
+        input=stdin if stdin is not None else "",
     )
 
 

@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from installer_support import MANIFEST, run_cli, tree_state
@@ -152,16 +154,84 @@ def test_paths_with_dotdot_are_refused_before_any_walk(bare_root: Path) -> None:
     assert os.listdir(bare_root) == []
 
 
-def test_symlink_swapped_in_after_opening_is_refused(bare_root: Path, outside: Path) -> None:
-    # Replace the directory with a symlink out after the Root was opened: the write still goes
-    # through the original directory's descriptor (or fails), never through the new link.
-    (bare_root / "usr").mkdir()
+class _SwapAfterOpen:
+    """Stands in for os.open while a Root walks: right after the walk has opened directory
+    ``trigger`` (relative to its parent's descriptor), ``swap`` runs, as another process
+    replacing a directory with a symlink at the worst moment would."""
+
+    def __init__(self, trigger: str, swap: Callable[[], None]) -> None:
+        self.trigger = trigger
+        self.swap = swap
+        self.fired = 0
+        self.real_open = os.open
+
+    def __call__(self, path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        fd = self.real_open(path, flags, *args, **kwargs)
+        directory = flags & os.O_DIRECTORY and kwargs.get("dir_fd") is not None
+        if directory and path == self.trigger and not self.fired:
+            self.fired += 1
+            self.swap()
+        return fd
+
+
+def _swap_for_link(directory: Path, target: str) -> Callable[[], None]:
+    def swap() -> None:
+        os.rename(directory, directory.with_name(directory.name + ".moved"))
+        os.symlink(target, directory)
+
+    return swap
+
+
+def test_parent_swapped_for_a_link_after_the_walk_opened_it_is_not_followed(
+    bare_root: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The walk has opened usr/lib, the directory the file goes into; then usr/lib becomes a
+    # link out of the root, before the file is written. The write goes through the descriptor
+    # the walk holds: into the directory that was opened, never through the new link.
+    lib = bare_root / "usr/lib"
+    lib.mkdir(parents=True)
+    hook = _SwapAfterOpen("lib", _swap_for_link(lib, str(outside)))
+    monkeypatch.setattr(os, "open", hook)
     with Root(str(bare_root)) as root:
-        os.rename(bare_root / "usr", bare_root / "usr.moved")
-        os.symlink("../outside", bare_root / "usr")
-        with pytest.raises(EscapeError):
-            root.write("usr/file", b"x", 0o644, [])
+        root.write("usr/lib/file", b"payload", 0o644, [])
+    monkeypatch.undo()
+    assert hook.fired == 1
     assert os.listdir(outside) == []
+    assert (bare_root / "usr/lib.moved/file").read_bytes() == b"payload"
+    assert os.readlink(lib) == str(outside)
+
+
+def test_ancestor_swapped_after_opening_does_not_redirect_the_rest_of_the_walk(
+    bare_root: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # usr is swapped right after the walk opened it: lib and the file are reached from usr's
+    # descriptor, so they land in the directory that was opened.
+    (bare_root / "usr/lib").mkdir(parents=True)
+    hook = _SwapAfterOpen("usr", _swap_for_link(bare_root / "usr", "../outside"))
+    monkeypatch.setattr(os, "open", hook)
+    with Root(str(bare_root)) as root:
+        root.write("usr/lib/file", b"payload", 0o644, [])
+    monkeypatch.undo()
+    assert hook.fired == 1
+    assert os.listdir(outside) == []
+    assert (bare_root / "usr.moved/lib/file").read_bytes() == b"payload"
+
+
+def test_deeper_directory_swapped_before_the_walk_reaches_it_is_refused(
+    bare_root: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # usr/lib becomes a link out while the walk holds usr: the walk sees the link when it
+    # gets there, follows it inside the root, and refuses where it would climb out.
+    lib = bare_root / "usr/lib"
+    lib.mkdir(parents=True)
+    hook = _SwapAfterOpen("usr", _swap_for_link(lib, "../../outside"))
+    monkeypatch.setattr(os, "open", hook)
+    with Root(str(bare_root)) as root, pytest.raises(EscapeError, match="outside the root"):
+        root.write("usr/lib/file", b"payload", 0o644, [])
+    monkeypatch.undo()
+    assert hook.fired == 1
+    assert os.listdir(outside) == []
+    assert os.listdir(bare_root / "usr/lib.moved") == []
 
 
 def _can_remount_read_only() -> str | None:

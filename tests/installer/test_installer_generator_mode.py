@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from installer_support import MANIFEST, UNIT, is_enabled, run_cli, tree_state
 
 GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
 SHIPPED_CONFIG = "usr/lib/ostree-autocleanup/config.yaml"
+PYTHON_GENERATOR = "ostree_autocleanup.generator.boot.main"
 
 
 def test_generator_mode_installs_generator_and_config_and_uninstalls_cleanly(
@@ -42,13 +44,12 @@ def test_generator_mode_installs_generator_and_config_and_uninstalls_cleanly(
     assert stat.S_IMODE(os.lstat(generator).st_mode) == 0o755
     assert (image_root / SHIPPED_CONFIG).read_bytes() == other_config.read_bytes()
     assert not (image_root / UNIT).exists()
-    written = sorted(
-        "/" + os.path.relpath(os.path.join(d, f), image_root)
-        for d, _, files in os.walk(image_root / "usr/lib")
-        for f in files
-        if "/" + os.path.relpath(os.path.join(d, f), image_root) in listed.out.splitlines()
-    )
-    assert written == listed.out.splitlines()
+    # What is really on disk now, against what --list-files promised (a package's file list):
+    # every new file is listed, every listed file is new, nothing that was there changed.
+    after = tree_state(image_root)
+    new_files = sorted("/" + p for p, what in after.items() if p not in before and "file" in what)
+    assert new_files == sorted(listed.out.splitlines())
+    assert [p for p in before if after.get(p) != before[p]] == []
     # Generated units cannot be enabled; the path unit of this ostree still must be.
     assert is_enabled(image_root, "ostree-finalize-staged.path") == "enabled"
     manifest = json.loads((image_root / MANIFEST).read_text())
@@ -107,3 +108,39 @@ def test_the_installed_generator_runs_and_makes_the_configured_unit(
     assert "TimeoutStartSec=10min" in unit.read_text()
     assert (normal / "multi-user.target.wants/ostree-autocleanup.service").is_symlink()
     assert (normal / "ostree-finalize-staged.service.d/50-ostree-autocleanup.conf").is_file()
+
+
+def test_a_hundred_and_twenty_config_files_enable_the_unit_the_generator_writes(
+    image_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Drop-ins ship with numbered names; at 100 and more the numbers must still sort in the
+    order the files were given, or the generator applies them in another order at boot and
+    makes a unit the preset does not enable."""
+    args = []
+    for index in range(120):
+        path = tmp_path / f"part-{index}.yaml"
+        path.write_text(f"version: 1\nname: n{index}\n")
+        args += ["-c", str(path)]
+    result = run_cli(capsys, "install", "--generator", "--root", str(image_root), *args)
+    assert result.status == 0, result.err
+    preset = (image_root / "usr/lib/systemd/system-preset/50-n119-autocleanup.preset").read_text()
+    assert "enable n119-autocleanup.service" in preset
+
+    dirs = [tmp_path / "out" / name for name in ("normal", "early", "late")]
+    for directory in dirs:
+        directory.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYSTEMD_")}
+    env["OSTREE_AUTOCLEANUP_ROOT"] = str(image_root)
+    for command in ([str(image_root / GENERATOR)], [sys.executable, "-m", PYTHON_GENERATOR]):
+        for directory in dirs:
+            for entry in directory.iterdir():
+                subprocess.run(["rm", "-rf", str(entry)], check=True)
+        generated = subprocess.run(
+            [*command, *map(str, dirs)], capture_output=True, text=True, env=env, check=False
+        )
+        assert generated.returncode == 0, generated.stderr
+        assert sorted(os.listdir(dirs[0])) == [
+            "multi-user.target.wants",
+            "n119-autocleanup.service",
+            "ostree-finalize-staged.service.d",
+        ]
