@@ -84,7 +84,7 @@ def test_every_other_name_is_refused(name: str, kind: str, data: bytes, why: str
         encode_data(VERSION, [], {name: (kind, data)})
     crafted = _crafted({name: (kind, data)})
     # An empty name or an unknown kind is already no well-formed record.
-    with pytest.raises(DataError, match="refusing entry|bad header line|unknown record"):
+    with pytest.raises(DataError, match=r"refusing entry|bad header line|unknown record"):
         decode_data(crafted)
 
 
@@ -123,7 +123,7 @@ def test_a_crafted_data_file_writes_nothing_outside_and_falls_back_to_rendering(
     an entry that climbs out of the output directory."""
     image.install()
     data_path = image.root / DATA_PATH.lstrip("/")
-    version, inputs, entries = decode_data(data_path.read_bytes())
+    _version, inputs, entries = decode_data(data_path.read_bytes())
     escape = "../../../escaped.service"
     data_path.write_bytes(_crafted({**entries, escape: (FILE, b"[Unit]\n")}, inputs))
 

@@ -128,9 +128,7 @@ def test_live_install_warns_where_ostree_is_missing(tmp_path: Path) -> None:
     assert NO_FINALIZE in warnings[1] and "ostree-boot" in warnings[1]
 
 
-def test_live_install_on_an_ostree_system_does_not_warn(
-    tmp_path: Path, ostree_units: Path
-) -> None:
+def test_live_install_on_an_ostree_system_does_not_warn(tmp_path: Path, ostree_units: Path) -> None:
     _, err = _live(
         tmp_path,
         booted=False,
