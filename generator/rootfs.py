@@ -398,19 +398,26 @@ class Root:
                 return
             temp = TEMP_PREFIX + missing[0] + "." + _token()
             os.mkdir(temp, 0o755, dir_fd=fd)
-            inner = os.open(temp, _DIR_FLAGS, dir_fd=fd)
             try:
-                os.fchmod(inner, 0o755)
-                for component in missing[1:]:
-                    os.mkdir(component, 0o755, dir_fd=inner)
-                    deeper = os.open(component, _DIR_FLAGS, dir_fd=inner)
-                    os.fchmod(deeper, 0o755)
-                    os.fsync(inner)
+                inner = os.open(temp, _DIR_FLAGS, dir_fd=fd)
+                try:
+                    os.fchmod(inner, 0o755)
+                    for component in missing[1:]:
+                        os.mkdir(component, 0o755, dir_fd=inner)
+                        deeper = os.open(component, _DIR_FLAGS, dir_fd=inner)
+                        os.fchmod(deeper, 0o755)
+                        os.fsync(inner)
+                        os.close(inner)
+                        inner = deeper
+                    _replace_in(inner, name, data, mode)
+                finally:
                     os.close(inner)
-                    inner = deeper
-                _replace_in(inner, name, data, mode)
-            finally:
-                os.close(inner)
+            except BaseException:
+                # A reported failure (ENOSPC half-way) takes its half-built chain with it; a
+                # kill leaves it to the next run's sweep.
+                with contextlib.suppress(OSError):
+                    _delete_tree(fd, temp)
+                raise
             _rename_noreplace(fd, temp, missing[0])
             _fsync_dir(fd)
             for component in missing:

@@ -5,11 +5,14 @@ the host and then fails at boot, because ``ProtectHome=yes`` makes /root inacces
 service that runs it. The answer comes from the directives as rendered, overrides included,
 not from a list kept next to them.
 
-The model is systemd's namespace setup, reduced to what decides whether a program can be
-executed: each directive contributes mounts at paths (inaccessible, an empty tmpfs, a bind
-mount, noexec or exec), and the most specific mount covering a path decides, as systemd
-sorts its mounts by path before applying them. What cannot hide a program (read-only mounts,
-ProtectSystem=, which only makes things read-only) is left out.
+The model is systemd's namespace setup (namespace.c), reduced to what decides whether a
+program can be executed: each directive contributes mounts at paths, and systemd sorts them by
+path before applying them, so the most specific one covering a path decides, with one
+exception: a path made inaccessible (ProtectHome=yes, InaccessiblePaths=) hides everything
+below it, and systemd drops the mounts below it, binds included. An empty tmpfs
+(ProtectHome=tmpfs, TemporaryFileSystem=, PrivateTmp=) hides what was there, but a bind mount
+below it shows through. What cannot hide a program (read-only mounts, ProtectSystem=, which
+only makes things read-only) is left out. A test runs every case under a real manager.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import NamedTuple
 
 TRUE = ("1", "yes", "true", "on")
 
-# Hidden, visible again, not executable, executable again.
-HIDDEN = "hidden"
+# Made inaccessible, replaced by an empty file system, shown by a bind mount, not
+# executable, executable again.
+INACCESSIBLE = "inaccessible"
+EMPTY = "empty"
 VISIBLE = "visible"
 NOEXEC = "noexec"
 EXEC = "exec"
@@ -63,21 +68,22 @@ def mounts(directives: Iterable[tuple[str, str]]) -> list[Mount]:
     found: list[Mount] = []
     home = single.get("ProtectHome", "no").lower()
     if home == "tmpfs" or _boolean(home):
+        effect = EMPTY if home == "tmpfs" else INACCESSIBLE
         for path in ("/home", "/root", "/run/user"):
-            found.append(Mount(path, HIDDEN, f"ProtectHome={single['ProtectHome']}"))
+            found.append(Mount(path, effect, f"ProtectHome={single['ProtectHome']}"))
     if _boolean(single.get("PrivateTmp", "no")) or _boolean(single.get("DynamicUser", "no")):
         why = "PrivateTmp=yes" if _boolean(single.get("PrivateTmp", "no")) else "DynamicUser=yes"
         for path in ("/tmp", "/var/tmp"):
-            found.append(Mount(path, HIDDEN, why))
+            found.append(Mount(path, EMPTY, why))
     if _boolean(single.get("PrivateDevices", "no")):
-        found.append(Mount("/dev", HIDDEN, "PrivateDevices=yes"))
+        found.append(Mount("/dev", EMPTY, "PrivateDevices=yes"))
     for value in lists.get("InaccessiblePaths", []):
-        found += [Mount(p, HIDDEN, f"InaccessiblePaths={value}") for p in _paths(value)]
+        found += [Mount(p, INACCESSIBLE, f"InaccessiblePaths={value}") for p in _paths(value)]
     for value in lists.get("TemporaryFileSystem", []):
         for word in value.split():
             path = word.split(":", 1)[0]
             if path.startswith("/"):
-                found.append(Mount(path, HIDDEN, f"TemporaryFileSystem={value}"))
+                found.append(Mount(path, EMPTY, f"TemporaryFileSystem={value}"))
     for key in ("BindPaths", "BindReadOnlyPaths"):
         for value in lists.get(key, []):
             for word in value.split():
@@ -112,9 +118,12 @@ def _decide(path: str, found: list[Mount], effects: tuple[str, str]) -> Mount | 
 def hidden_by(path: str, directives: Iterable[tuple[str, str]]) -> str | None:
     """Why a service with ``directives`` cannot execute ``path``; None when nothing stops it."""
     found = mounts(directives)
-    blocked = _decide(path, found, (HIDDEN, VISIBLE))
+    for mount in found:
+        if mount.effect == INACCESSIBLE and _covers(mount.path, path):
+            return f"{mount.why} makes {mount.path} inaccessible to the service"
+    blocked = _decide(path, found, (EMPTY, VISIBLE))
     if blocked is not None:
-        return f"{blocked.why} makes {blocked.path} inaccessible to the service"
+        return f"{blocked.why} hides what is under {blocked.path} from the service"
     blocked = _decide(path, found, (NOEXEC, EXEC))
     if blocked is not None:
         return f"{blocked.why} forbids executing programs under {blocked.path}"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,10 @@ pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
 )
 
-# An executable that exists on this machine, standing in for the installed helper.
-HELPER = Path(sys.executable).parent / "ostree-autocleanup-helper"
+# An executable that exists on this machine, standing in for the installed helper. Not the
+# venv's own helper: a checkout under /root, /home or /tmp is hidden from the service by its
+# sandbox, and verify says so.
+HELPER = Path(os.path.realpath(shutil.which("true") or "/bin/true"))
 
 
 @pytest.fixture(scope="module")
