@@ -144,8 +144,12 @@ def live_system_warnings(root: Root, config: Config) -> list[str]:
     """What makes an install on the running system pointless, said before doing it anyway
     (a container image build runs with --root / on a system that is not booted from OSTree)."""
     problems = []
-    repo = config.repo_path.lstrip("/")
-    if root.entry(repo).kind == "missing" and root.entry("run/ostree-booted").kind == "missing":
+    try:
+        booted = root.entry(config.repo_path.lstrip("/")).kind != "missing"
+        booted = booted or root.entry("run/ostree-booted").kind != "missing"
+    except EscapeError:  # a sysroot path that runs into a file: no OSTree there either
+        booted = False
+    if not booted:
         problems.append(
             f"{config.sysroot} holds no OSTree repository and /run/ostree-booted does not exist: "
             "this system is not booted from OSTree, so the cleanup will not run here (fine in "
