@@ -9,6 +9,7 @@ service are accepted: the rest of the unit is the project's contract, not a tuni
 from __future__ import annotations
 
 from . import unitsafe
+from .scalars import Number
 
 # systemd 252 spellings. A test loads each one into a unit and has the real systemd-analyze
 # confirm it knows them, so a typo here cannot hide.
@@ -110,6 +111,8 @@ def value_text(value: object) -> str:
     """One directive value as unit-file text; raises ValueError with the reason it cannot be."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Number):
+        return value.text
     if isinstance(value, int):
         return str(value)
     if not isinstance(value, str):

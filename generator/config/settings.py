@@ -10,7 +10,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple, Union
 
-from . import directives, unitsafe
+from . import directives, filenames, unitsafe
+from .scalars import Number, decimal, misreading
 
 CONFIG_VERSION = 1
 UNIT_SUFFIX = "-autocleanup.service"
@@ -26,6 +27,8 @@ class Problem(Exception):
 
 
 def _kind_name(value: object) -> str:
+    if isinstance(value, Number):
+        return value.text
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int):
@@ -58,7 +61,15 @@ class Kind:
 
 def _need_str(value: object) -> str:
     if not isinstance(value, str):
-        raise Problem(f"expected a string, got {_kind_name(value)}")
+        hint = None
+        if isinstance(value, Number):
+            hint = f"quote it ('{value.text}') if you mean the text"
+            reading = misreading(value)
+            if reading:
+                hint = f"{reading}; {hint}"
+        elif isinstance(value, bool):
+            hint = "YAML 1.1 reads yes, no, on, off, true and false as booleans: quote it"
+        raise Problem(f"expected a string, got {_kind_name(value)}", hint)
     return value
 
 
@@ -93,6 +104,8 @@ class Integer(Kind):
         self.maximum = maximum
 
     def parse(self, value: object) -> int:
+        if isinstance(value, Number):
+            value = _integer(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise Problem(f"expected an integer, got {_kind_name(value)}")
         if not self.minimum <= value <= self.maximum:
@@ -104,6 +117,23 @@ class Integer(Kind):
 
     def describe(self) -> str:
         return f"integer, {self.minimum} to {self.maximum}"
+
+
+def _integer(number: Number) -> int:
+    """The integer a person reads in ``number``; any form YAML 1.1 reads otherwise is refused."""
+    value = decimal(number)
+    if value is not None:
+        return value
+    reading = misreading(number)
+    if reading:
+        octal = "(octal)" in reading
+        how = "without the leading zero" if octal else "in plain decimal digits"
+        raise Problem(f"expected a decimal integer, got {number.text}", f"{reading}: write it {how}")
+    if isinstance(number.yaml, float) and number.yaml.is_integer():
+        raise Problem(
+            f"expected an integer, got {number.text}", f"write {int(number.yaml)} without a point"
+        )
+    raise Problem(f"expected an integer, got {number.text}")
 
 
 class AbsolutePath(Kind):
@@ -118,7 +148,7 @@ class AbsolutePath(Kind):
         return text
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "pattern": r"^/[^\s%\\\"';]*$"}
+        return {"type": "string", "pattern": r"^/[^\s%$\\\"';]*$"}
 
     def describe(self) -> str:
         return "absolute, normalised path"
@@ -174,45 +204,97 @@ class DirectiveMap(Kind):
 class UnitPrefix(Kind):
     def parse(self, value: object) -> str:
         text = _need_str(value)
-        problem = unitsafe.unit_prefix_problem(text, UNIT_SUFFIX)
+        problem = unitsafe.unit_prefix_problem(text)
         if problem:
-            raise Problem(f"{text!r} {problem}")
+            raise Problem(f"{_shown(text)} {problem}")
+        problem = filenames.prefix_problem(text)
+        if problem:
+            raise Problem(
+                f"{_shown(text)} {problem}",
+                f"at most {filenames.longest_prefix()} characters",
+            )
         return text
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9:_.-]*$", "maxLength": 235}
+        return {
+            "type": "string",
+            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+            "maxLength": filenames.longest_prefix(),
+        }
 
     def describe(self) -> str:
         return "unit-name prefix"
 
 
+def _shown(text: str) -> str:
+    """``text`` for a message: quoted, and cut short when it is long."""
+    if len(text) <= 60:
+        return repr(text)
+    return f"{text[:40]!r}... ({len(text)} characters)"
+
+
 class UnitName(Kind):
-    def __init__(self, *suffixes: str) -> None:
+    """A unit name with one of ``suffixes``.
+
+    ``directory``: we create the directory NAME + directory (``.d`` for the finalize drop-in,
+    ``.wants`` for WantedBy=), so that name must fit as well. ``checked_by_tools``: the name is
+    passed to systemd-analyze (see unitsafe.unit_name_problem).
+    """
+
+    def __init__(self, *suffixes: str, directory: str, checked_by_tools: bool = False) -> None:
         self.suffixes = suffixes
+        self.directory = directory
+        self.checked_by_tools = checked_by_tools
 
     def parse(self, value: object) -> str:
         text = _need_str(value)
-        problem = unitsafe.unit_name_problem(text, self.suffixes)
+        problem = unitsafe.unit_name_problem(text, self.suffixes, self.checked_by_tools)
         if problem:
-            raise Problem(f"{text!r} {problem}")
+            raise Problem(f"{_shown(text)} {problem}")
+        problem = filenames.directory_problem(text, self.directory)
+        if problem:
+            longest = filenames.longest_unit_with(self.directory)
+            raise Problem(f"{_shown(text)} {problem}", f"at most {longest} characters")
         return text
 
     def schema(self) -> dict[str, Any]:
         ends = "|".join(s.replace(".", r"\.") for s in self.suffixes)
-        return {"type": "string", "pattern": rf"^[A-Za-z0-9:_.@-]+({ends})$", "maxLength": 255}
+        colon = "" if self.checked_by_tools else ":"
+        return {
+            "type": "string",
+            "pattern": rf"^[A-Za-z0-9_{colon}][A-Za-z0-9{colon}_.@-]*({ends})$",
+            "maxLength": filenames.longest_unit_with(self.directory),
+        }
 
     def describe(self) -> str:
         return "unit name ending in " + " or ".join(f"`{s}`" for s in self.suffixes)
 
 
 class TimeSpan(Kind):
+    """A systemd time span, checked with systemd's own grammar and range (timespan.py).
+
+    ``minimum``: the shortest span allowed, in microseconds (1 for a timeout, where systemd
+    reads 0 as "no limit"; 0 where zero means "at once"). A plain YAML number is taken as the
+    text it was written as: ``timeout: 90`` is ``TimeoutStartSec=90``, as systemd reads it.
+    """
+
+    def __init__(self, minimum: int = 1) -> None:
+        self.minimum = minimum
+
     def parse(self, value: object) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # systemd reads a bare number as seconds
+        number = value if isinstance(value, Number) else None
+        if number is not None:
+            value = number.text
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         text = _need_str(value)
-        problem = unitsafe.timespan_problem(text)
+        problem = unitsafe.timespan_problem(text, self.minimum)
         if problem:
-            raise Problem(f"{text!r} {problem}")
+            message, hint = problem
+            reading = misreading(number) if number is not None else None
+            if reading:
+                hint = f"{reading}, and systemd not at all: write a span such as '1min 30s'"
+            raise Problem(f"{text!r} {message}", hint)
         return text
 
     def schema(self) -> dict[str, Any]:
@@ -297,7 +379,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "finalize.unit",
-        UnitName(".service"),
+        UnitName(".service", directory=".d", checked_by_tools=True),
         "ostree-finalize-staged.service",
         "The unit that finalizes staged deployments at shutdown; the stamp drop-in extends it.",
     ),
@@ -381,7 +463,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "install.wanted-by",
-        UnitName(".target"),
+        UnitName(".target", directory=".wants"),
         "multi-user.target",
         "Target that pulls in the cleanup at boot (WantedBy=). The target does not wait for it.",
     ),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from . import timespan
+
 # systemd's unit-name alphabet (unit_name_is_valid / VALID_CHARS in src/basic/unit-name.c),
 # without the backslash: we never need escaped names, and a backslash in a value is a hazard.
 _UNIT_NAME_CHARS = re.compile(r"[A-Za-z0-9:_.@-]+")
@@ -30,46 +32,13 @@ _UNIT_SUFFIXES = (
     ".scope",
 )
 
-# Time-span units of systemd.time(7).
-_TIMESPAN_UNITS = (
-    "usec",
-    "us",
-    "µs",
-    "msec",
-    "ms",
-    "seconds",
-    "second",
-    "sec",
-    "s",
-    "minutes",
-    "minute",
-    "min",
-    "m",
-    "hours",
-    "hour",
-    "hr",
-    "h",
-    "days",
-    "day",
-    "d",
-    "weeks",
-    "week",
-    "w",
-    "months",
-    "month",
-    "M",
-    "years",
-    "year",
-    "y",
-)
-_TIMESPAN_PART = r"(?:\d+(?:\.\d+)?|\.\d+)\s*(?:{})?".format(
-    "|".join(re.escape(u) for u in sorted(_TIMESPAN_UNITS, key=len, reverse=True))
-)
-_TIMESPAN = re.compile(rf"\s*{_TIMESPAN_PART}(?:\s*{_TIMESPAN_PART})*\s*")
+def line_problem(value: str, specifiers: bool = True) -> str | None:
+    """Why ``value`` cannot be one directive's value in a unit file, or None when it can.
 
-
-def line_problem(value: str) -> str | None:
-    """Why ``value`` cannot be one directive's value in a unit file, or None when it can."""
+    ``specifiers``: the directive expands ``%`` specifiers (ExecStart=, ReadWritePaths=, ...),
+    so a ``%`` would not be read as written. Where systemd takes ``%`` literally
+    (``CPUQuota=50%``) the caller passes False and the value is written as given.
+    """
     for char in value:
         if char == "\n" or char == "\r":
             return "contains a line break, which would start a new directive"
@@ -77,7 +46,7 @@ def line_problem(value: str) -> str | None:
             return f"contains the control character U+{ord(char):04X}"
         if 0x80 <= ord(char) <= 0x9F or char in "\u2028\u2029\ufeff":
             return f"contains the control character U+{ord(char):04X}"
-    if "%" in value:
+    if specifiers and "%" in value:
         return "contains '%', which systemd would expand as a specifier"
     if value.endswith("\\"):
         return "ends with a backslash, which systemd reads as a line continuation"
@@ -108,6 +77,11 @@ def path_problem(value: str) -> str | None:
     problem = word_problem(value)
     if problem:
         return problem
+    if "$" in value:
+        return (
+            "contains '$': systemd expands environment variables in ExecStart= but not in "
+            "ReadWritePaths= or ConditionPathExists=, so the path would mean two things"
+        )
     if not value.startswith("/"):
         return "is not an absolute path"
     if value != "/" and value.endswith("/"):
@@ -118,8 +92,14 @@ def path_problem(value: str) -> str | None:
     return None
 
 
-def unit_name_problem(value: str, suffixes: tuple[str, ...] = _UNIT_SUFFIXES) -> str | None:
-    """Why ``value`` is not a valid, complete unit name with one of ``suffixes``."""
+def unit_name_problem(
+    value: str, suffixes: tuple[str, ...] = _UNIT_SUFFIXES, checked_by_tools: bool = False
+) -> str | None:
+    """Why ``value`` is not a valid, complete unit name with one of ``suffixes``.
+
+    ``checked_by_tools``: the name is passed to ``systemd-analyze verify``, which reads
+    ``FILE:ALIAS`` in its arguments, so a ``:`` (valid in a unit name) would make it unverifiable.
+    """
     problem = line_problem(value)
     if problem:
         return problem
@@ -129,6 +109,10 @@ def unit_name_problem(value: str, suffixes: tuple[str, ...] = _UNIT_SUFFIXES) ->
         return f"is longer than systemd's limit of {UNIT_NAME_MAX} characters for a unit name"
     if not _UNIT_NAME_CHARS.fullmatch(value):
         return "has characters outside systemd's unit-name rules (A-Z a-z 0-9 : _ . @ -)"
+    if value.startswith("-"):
+        return "starts with '-', which systemctl and systemd-analyze would take for an option"
+    if checked_by_tools and ":" in value:
+        return _COLON
     if not value.endswith(suffixes):
         return "must end in " + " or ".join(suffixes)
     stem = value.rsplit(".", 1)[0]
@@ -137,34 +121,51 @@ def unit_name_problem(value: str, suffixes: tuple[str, ...] = _UNIT_SUFFIXES) ->
     return None
 
 
-def unit_prefix_problem(value: str, longest_suffix: str) -> str | None:
-    """Why ``value`` cannot prefix our unit names (e.g. ``NAME-autocleanup.service``)."""
+_COLON = (
+    "contains ':', which systemd-analyze verify reads as its FILE:ALIAS separator, so the "
+    "unit could not be checked"
+)
+
+
+def unit_prefix_problem(value: str) -> str | None:
+    """Why ``value`` cannot prefix our unit names (e.g. ``NAME-autocleanup.service``); the
+    length of the file names it makes is checked by filenames.prefix_problem."""
     problem = line_problem(value)
     if problem:
         return problem
     if not value:
         return "is empty"
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9:_.-]*", value):
+    if ":" in value and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9:_.-]*", value):
+        return _COLON
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
         return (
             "has characters outside systemd's unit-name rules "
-            "(start with a letter or digit, then A-Z a-z 0-9 : _ . -)"
+            "(start with a letter or digit, then A-Z a-z 0-9 _ . -)"
         )
-    if len(value) + len(longest_suffix) > UNIT_NAME_MAX:
-        return f"makes unit names longer than systemd's limit of {UNIT_NAME_MAX} characters"
     return None
 
 
-def timespan_problem(value: str) -> str | None:
-    """Why ``value`` is not a positive systemd time span (systemd.time(7)), or 'infinity'."""
+def timespan_problem(value: str, minimum: int = 1) -> tuple[str, str | None] | None:
+    """(message, hint) when ``value`` is not a systemd time span of at least ``minimum``
+    microseconds that can stand in a unit file as written, else None."""
     problem = line_problem(value)
     if problem:
-        return problem
-    if value == "infinity":
-        return None
-    if not _TIMESPAN.fullmatch(value):
-        return "is not a systemd time span such as '30min', '1h 30min' or '90s'"
-    if not re.search(r"[1-9]", value):
-        return "must be longer than zero"
+        return problem, None
+    try:
+        usec = timespan.parse(value)
+    except timespan.Invalid as invalid:
+        if invalid.reason == "negative":
+            return "is negative", None
+        if invalid.reason == "range":
+            return (
+                "is longer than systemd can count (about 584,542 years)",
+                "write 'infinity' for no limit",
+            )
+        return "is not a systemd time span such as '30min', '1h 30min' or '90s'", None
+    if usec < minimum:
+        if minimum == 1:
+            return "must be longer than zero", "write 'infinity' for no limit"
+        return f"must be at least {minimum} microseconds", None
     return None
 
 

@@ -42,30 +42,50 @@ def _merge_directives(earlier: Located, later: Located) -> Located:
 
 
 def build_config(sources: Sequence[SourceFile], origins: tuple[str, ...] = ()) -> Config:
-    """Validate the merged settings of ``sources``; raise ConfigErrors listing every problem."""
+    """Validate the settings of ``sources``; raise ConfigErrors listing every problem.
+
+    Every file's values are checked where they stand, also those that a later file overrides:
+    a bad value is a mistake in its file, which is reported, as systemd reports a bad line
+    that a drop-in overrides. Later files then override earlier ones key by key.
+    """
     errors: list[ConfigError] = [e for s in sources for e in s.errors]
-    given = merge(sources)
+    chosen: dict[str, Any] = {}
+    for source in sources:
+        for key, located in source.values.items():
+            setting = settings.BY_KEY[key]
+            value = _check(setting, located, errors)
+            if value is _FAILED:
+                continue
+            if isinstance(setting.kind, settings.DirectiveMap) and key in chosen:
+                value = tuple({**dict(chosen[key]), **dict(value)}.items())
+            chosen[key] = value
     values: dict[str, Any] = {}
     for setting in settings.SETTINGS:
-        located = given.get(setting.key)
-        if located is None:
+        if setting.key in chosen:
+            values[setting.key] = chosen[setting.key]
+        else:
             values[setting.key] = setting.default_for(values)
-            continue
-        try:
-            values[setting.key] = setting.kind.parse(located.value)
-        except settings.Problem as problem:
-            errors.append(ConfigError(located.mark, setting.key, problem.message, problem.hint))
-            values[setting.key] = setting.default_for(values)
-            continue
-        if isinstance(setting.kind, settings.PathList):
-            values[setting.key] = _check_items(setting, located, errors)
-        elif isinstance(setting.kind, settings.DirectiveMap):
-            values[setting.key] = _check_directives(setting, located, errors)
     failed = {e.key for e in errors}
-    errors.extend(_cross_checks(values, given, failed))
+    errors.extend(_cross_checks(values, merge(sources), failed))
     if errors:
         raise ConfigErrors(errors)
     return _assemble(values, origins)
+
+
+_FAILED = object()
+
+
+def _check(setting: settings.Setting, located: Located, errors: list[ConfigError]) -> Any:
+    try:
+        value = setting.kind.parse(located.value)
+    except settings.Problem as problem:
+        errors.append(ConfigError(located.mark, setting.key, problem.message, problem.hint))
+        return _FAILED
+    if isinstance(setting.kind, settings.PathList):
+        return _check_items(setting, located, errors)
+    if isinstance(setting.kind, settings.DirectiveMap):
+        return _check_directives(setting, located, errors)
+    return value
 
 
 def _check_items(

@@ -9,12 +9,14 @@ laughs" files grow, and a config has no use for them.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, NamedTuple
 
 import yaml
 
 from ..errors import ConfigError, Mark
 from . import settings
+from .scalars import Number, decimal, describe
 
 try:  # libyaml's parser is several times faster; fall back when PyYAML was built without it
     from yaml import CSafeLoader as _Loader
@@ -44,12 +46,81 @@ def _mark(path: str, node: yaml.Node) -> Mark:
     return Mark(path, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _error_mark(path: str, error: yaml.YAMLError) -> Mark:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    if mark is None:
-        position = getattr(error, "position", None)  # ReaderError: a byte offset only
-        return Mark(path, 1, (position or 0) + 1)
-    return Mark(path, mark.line + 1, mark.column + 1)
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of ``text[index]``, counting line breaks as
+    YAML and editors do once U+0085, U+2028 and U+2029 are refused: \n, \r\n and \r."""
+    before = text[:index]
+    line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+    start = max(before.rfind("\n"), before.rfind("\r")) + 1
+    return line, index - start + 1
+
+
+# What a person must look at for a parser error is the problem mark (where the parser gave up),
+# except for a construct that was opened and never properly closed: the parser gives up at the
+# end of the file or far below, and the place to look is where the construct starts.
+_OPENED = {
+    "while scanning a quoted scalar": "this quoted value is never closed",
+    "while parsing a flow sequence": "this '[' list is never closed",
+    "while parsing a flow mapping": "this '{' mapping is never closed",
+    "while scanning a simple key": "this line has no ':' after its key",
+}
+
+
+def _yaml_error(path: str, error: yaml.YAMLError) -> ConfigError:
+    problem_mark = getattr(error, "problem_mark", None)
+    context_mark = getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    opened = _OPENED.get(getattr(error, "context", None) or "")
+    if opened and context_mark is not None:
+        hint = None
+        if problem_mark is not None:
+            where = f"line {problem_mark.line + 1}, column {problem_mark.column + 1}"
+            if "end of stream" in problem:
+                problem = "reached the end of the file"
+            hint = f"the parser stopped at {where}: {problem}"
+        mark = Mark(path, context_mark.line + 1, context_mark.column + 1)
+        return ConfigError(mark, "(file)", f"invalid YAML: {opened}", hint)
+    at = problem_mark or context_mark
+    mark = Mark(path, at.line + 1, at.column + 1) if at is not None else Mark(path, 1, 1)
+    return ConfigError(mark, "(file)", f"invalid YAML: {problem}")
+
+
+# Characters YAML refuses (its printable set), plus the three that YAML 1.1 counts as line
+# breaks and nobody else does: in a comment they would end it and turn the rest into settings,
+# and they would shift every line number after them.
+_REFUSED_CHARACTER = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def _decode(data: bytes, path: str) -> tuple[str | None, ConfigError | None]:
+    """The text of ``data``, or the error that names where it stops being a valid config text."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        head = data[: error.start]
+        line = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+        start = max(head.rfind(b"\n"), head.rfind(b"\r")) + 1
+        column = len(head[start:].decode("utf-8", "replace")) + 1
+        return None, ConfigError(
+            Mark(path, line, column),
+            "(file)",
+            f"is not valid UTF-8 (byte 0x{data[error.start]:02X})",
+            "save the file as UTF-8",
+        )
+    text = text.removeprefix("\ufeff")
+    found = _REFUSED_CHARACTER.search(text)
+    if found:
+        line, column = _position(text, found.start())
+        code = ord(found.group())
+        if code in (0x85, 0x2028, 0x2029):
+            message = (
+                f"contains U+{code:04X}, which YAML 1.1 reads as a line break and editors do not"
+            )
+        else:
+            message = f"contains the control character U+{code:04X}"
+        return None, ConfigError(Mark(path, line, column), "(file)", message, "remove it")
+    return text, None
 
 
 def read_source(path: str, display: str | None = None, data: bytes | None = None) -> SourceFile:
@@ -77,15 +148,17 @@ def read_source(path: str, display: str | None = None, data: bytes | None = None
             )
         )
         return result
+    text, bad = _decode(data, name)
+    if bad is not None or text is None:
+        result.errors.append(bad or ConfigError(top, "(file)", "cannot be read"))
+        return result
     try:
-        root = compose(data, name)
+        root = compose(text, name)
     except _Refused as refused:
         result.errors.append(ConfigError(refused.mark, "(file)", refused.message))
         return result
     except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        mark = _error_mark(name, error)
-        result.errors.append(ConfigError(mark, "(file)", f"invalid YAML: {problem}"))
+        result.errors.append(_yaml_error(name, error))
         return result
     if root is None:
         hint = f"start with 'version: {settings.CONFIG_VERSION}'"
@@ -109,7 +182,7 @@ _PLAIN_TAGS = frozenset(
 MAX_DEPTH = 32
 
 
-def compose(data: bytes, name: str) -> yaml.Node | None:
+def compose(data: str | bytes, name: str) -> yaml.Node | None:
     """Compose the single document of ``data`` into nodes, from the parser's events.
 
     PyYAML's own composer resolves an alias to the anchored node and forgets where the alias
@@ -190,13 +263,15 @@ class _Walker:
             return
         _, version_node = version
         value = self.scalar(version_node, "version")
-        if value != settings.CONFIG_VERSION or isinstance(value, bool):
+        if value is _INVALID:
+            return  # already reported; keys mean different things in other versions
+        if not (isinstance(value, Number) and decimal(value) == settings.CONFIG_VERSION):
             # Keys mean different things in other versions: check nothing else.
             self.error(
                 version_node,
                 "version",
-                f"unsupported config version {value!r}",
-                f"this ostree-autocleanup reads version {settings.CONFIG_VERSION}",
+                f"unsupported config version {describe(value)}",
+                f"this ostree-autocleanup reads 'version: {settings.CONFIG_VERSION}'",
             )
             return
         self.mapping(pairs, None)
@@ -238,15 +313,14 @@ class _Walker:
     def leaf(self, key: str, node: yaml.Node) -> None:
         mark = _mark(self.path, node)
         if isinstance(node, yaml.SequenceNode):
+            # Every bad item is reported; the good ones are kept so that the validator reports
+            # their problems too (an error on this key already makes the validator skip the
+            # rules between settings that involve it).
             items: list[tuple[Any, Mark]] = []
             for item in node.value:
-                if not isinstance(item, yaml.ScalarNode):
-                    self.error(item, key, "list items must be plain values")
-                    return
-                value = self.scalar(item, key)
-                if value is _INVALID:
-                    return
-                items.append((value, _mark(self.path, item)))
+                value = self.item(item, key)
+                if value is not _INVALID:
+                    items.append((value, _mark(self.path, item)))
             self.result.values[key] = Located([v for v, _ in items], mark, tuple(items))
         elif isinstance(node, yaml.MappingNode):
             setting = settings.BY_KEY.get(key)
@@ -270,32 +344,53 @@ class _Walker:
         for name, (key_node, value_node) in pairs.items():
             value: Any
             if isinstance(value_node, yaml.SequenceNode):
-                value = []
-                for item in value_node.value:
-                    if not isinstance(item, yaml.ScalarNode):
-                        self.error(item, f"{key}.{name}", "list items must be plain values")
-                        value.append(_INVALID)
-                        break
-                    value.append(self.scalar(item, f"{key}.{name}"))
+                value = [self.item(item, f"{key}.{name}") for item in value_node.value]
+                value = [v for v in value if v is not _INVALID]
+            elif _is_blank(value_node):
+                # YAML reads nothing as null, which drops the directive: with a
+                # CapabilityBoundingSet that means every capability. Say which is meant.
+                self.error(
+                    value_node,
+                    f"{key}.{name}",
+                    "has no value",
+                    "write null to remove the directive, or '' for an empty value",
+                )
+                continue
             else:
                 value = self.scalar(value_node, f"{key}.{name}")
-            if value is _INVALID or (isinstance(value, list) and _INVALID in value):
+            if value is _INVALID:
                 continue
             items.append(((name, value, _mark(self.path, key_node)), _mark(self.path, value_node)))
         mark = _mark(self.path, node)
         self.result.values[key] = Located({n: v for (n, v, _), _m in items}, mark, tuple(items))
+
+    def item(self, node: yaml.Node, key: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, key, "list items must be plain values")
+            return _INVALID
+        return self.scalar(node, key)
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             self.error(node, key, "expected a plain value")
             return _INVALID
         try:
-            return _CONSTRUCTOR.construct_object(node)
+            value = _CONSTRUCTOR.construct_object(node)
         except yaml.YAMLError as error:
             problem = getattr(error, "problem", None) or "cannot read this value"
             self.error(node, key, problem)
             return _INVALID
+        if node.tag in _NUMBER_TAGS:
+            # Keep the text: YAML 1.1 reads 010, 0x10, 1:30 and 1_0 in ways people do not.
+            return Number(node.value, value)
+        return value
+
+
+def _is_blank(node: yaml.Node) -> bool:
+    # A plain scalar: libyaml's events give it the style "", PyYAML's own parser None.
+    return isinstance(node, yaml.ScalarNode) and not node.style and node.value == ""
 
 
 _INVALID = object()
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
