@@ -8,77 +8,101 @@ service are accepted: the rest of the unit is the project's contract, not a tuni
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from . import directivevalues as v
 from . import unitsafe
 from .scalars import Number
 
-# systemd 252 spellings. A test loads each one into a unit and has the real systemd-analyze
-# confirm it knows them, so a typo here cannot hide.
-KNOWN: frozenset[str] = frozenset(
-    {
-        # systemd.exec(5): users, capabilities, security
-        "User",
-        "Group",
-        "DynamicUser",
-        "SupplementaryGroups",
-        "CapabilityBoundingSet",
-        "AmbientCapabilities",
-        "NoNewPrivileges",
-        "SecureBits",
-        "UMask",
-        "KeyringMode",
-        # systemd.exec(5): sandboxing
-        "ProtectSystem",
-        "ProtectHome",
-        "ReadOnlyPaths",
-        "InaccessiblePaths",
-        "ExecPaths",
-        "NoExecPaths",
-        "TemporaryFileSystem",
-        "BindPaths",
-        "BindReadOnlyPaths",
-        "RootDirectory",
-        "PrivateTmp",
-        "PrivateDevices",
-        "PrivateNetwork",
-        "PrivateIPC",
-        "PrivateUsers",
-        "PrivateMounts",
-        "MountFlags",
-        "ProtectHostname",
-        "ProtectClock",
-        "ProtectKernelTunables",
-        "ProtectKernelModules",
-        "ProtectKernelLogs",
-        "ProtectControlGroups",
-        "ProtectProc",
-        "ProcSubset",
-        "RestrictAddressFamilies",
-        "RestrictFileSystems",
-        "RestrictNamespaces",
-        "RestrictRealtime",
-        "RestrictSUIDSGID",
-        "LockPersonality",
-        "MemoryDenyWriteExecute",
-        "RemoveIPC",
-        "SystemCallFilter",
-        "SystemCallErrorNumber",
-        "SystemCallArchitectures",
-        "SystemCallLog",
-        # systemd.resource-control(5): devices and network access, resource ceilings
-        "DevicePolicy",
-        "DeviceAllow",
-        "IPAddressAllow",
-        "IPAddressDeny",
-        "SocketBindAllow",
-        "SocketBindDeny",
-        "RestrictNetworkInterfaces",
-        "MemoryMax",
-        "MemoryHigh",
-        "TasksMax",
-        "CPUQuota",
-        "IOWeight",
-    }
-)
+
+class Directive(NamedTuple):
+    """How one overridable directive's value is checked and written.
+
+    ``check``: the values it takes (directivevalues.py). ``specifiers``: systemd expands ``%``
+    specifiers in it, so a ``%`` is refused; where it does not (``CPUQuota=50%``), the value is
+    written as given. Which is which is systemd's own table (config_parse_* with or without
+    unit_full_printf/unit_path_printf, load-fragment-gperf.gperf.in), and a test writes every
+    directive with a ``%`` value and has systemd-analyze confirm it. ``many``: systemd
+    accumulates several lines of it, so a list of values is one line each; for the others a
+    list would leave only its last line in effect.
+    """
+
+    check: v.Check
+    specifiers: bool = False
+    many: bool = False
+    booleans: bool = False  # takes yes/no, so a YAML boolean is written as one
+
+
+_BOOL = Directive(v.boolean(), booleans=True)
+_PATHS = Directive(v.paths, specifiers=True, many=True)
+
+# systemd 252 spellings; a test loads each one into a unit and has the real systemd-analyze
+# of Debian 12 and 13 confirm it knows them, so a typo here cannot hide.
+DIRECTIVES: dict[str, Directive] = {
+    # systemd.exec(5): users, capabilities, security
+    "User": Directive(v.user, specifiers=True),
+    "Group": Directive(v.group, specifiers=True),
+    "DynamicUser": _BOOL,
+    "SupplementaryGroups": Directive(v.supplementary_groups, specifiers=True, many=True),
+    "CapabilityBoundingSet": Directive(v.capabilities, many=True),
+    "AmbientCapabilities": Directive(v.capabilities, many=True),
+    "NoNewPrivileges": _BOOL,
+    "SecureBits": Directive(v.secure_bits, many=True),
+    "UMask": Directive(v.umask),
+    "KeyringMode": Directive(v.choice("inherit", "private", "shared")),
+    # systemd.exec(5): sandboxing
+    "ProtectSystem": Directive(v.choice("full", "strict", booleans=True), booleans=True),
+    "ProtectHome": Directive(v.choice("read-only", "tmpfs", booleans=True), booleans=True),
+    "ReadOnlyPaths": _PATHS,
+    "InaccessiblePaths": _PATHS,
+    "ExecPaths": _PATHS,
+    "NoExecPaths": _PATHS,
+    "TemporaryFileSystem": Directive(v.temporary_filesystems, specifiers=True, many=True),
+    "BindPaths": Directive(v.bind_paths, specifiers=True, many=True),
+    "BindReadOnlyPaths": Directive(v.bind_paths, specifiers=True, many=True),
+    "RootDirectory": Directive(v.root_directory, specifiers=True),
+    "PrivateTmp": Directive(v.boolean(newer=("disconnected",)), booleans=True),
+    "PrivateDevices": _BOOL,
+    "PrivateNetwork": _BOOL,
+    "PrivateIPC": _BOOL,
+    "PrivateUsers": Directive(v.boolean(newer=("self", "identity")), booleans=True),
+    "PrivateMounts": Directive(v.boolean(newer=("",)), booleans=True),
+    "MountFlags": Directive(v.choice("shared", "slave", "private", empty=True)),
+    "ProtectHostname": _BOOL,
+    "ProtectClock": _BOOL,
+    "ProtectKernelTunables": _BOOL,
+    "ProtectKernelModules": _BOOL,
+    "ProtectKernelLogs": _BOOL,
+    "ProtectControlGroups": Directive(v.boolean(newer=("private", "strict")), booleans=True),
+    "ProtectProc": Directive(v.choice("noaccess", "invisible", "ptraceable", "default")),
+    "ProcSubset": Directive(v.choice("all", "pid")),
+    "RestrictAddressFamilies": Directive(v.address_families, many=True),
+    "RestrictFileSystems": Directive(v.filesystems, many=True),
+    "RestrictNamespaces": Directive(v.namespaces, many=True, booleans=True),
+    "RestrictRealtime": _BOOL,
+    "RestrictSUIDSGID": _BOOL,
+    "LockPersonality": _BOOL,
+    "MemoryDenyWriteExecute": _BOOL,
+    "RemoveIPC": _BOOL,
+    "SystemCallFilter": Directive(v.system_call_filter, many=True),
+    "SystemCallErrorNumber": Directive(v.error_number),
+    "SystemCallArchitectures": Directive(v.architectures, many=True),
+    "SystemCallLog": Directive(v.system_call_log, many=True),
+    # systemd.resource-control(5): devices and network access, resource ceilings
+    "DevicePolicy": Directive(v.choice("auto", "closed", "strict")),
+    "DeviceAllow": Directive(v.device_allow, specifiers=True, many=True),
+    "IPAddressAllow": Directive(v.ip_addresses, many=True),
+    "IPAddressDeny": Directive(v.ip_addresses, many=True),
+    "SocketBindAllow": Directive(v.socket_bind, many=True),
+    "SocketBindDeny": Directive(v.socket_bind, many=True),
+    "RestrictNetworkInterfaces": Directive(v.interfaces, many=True),
+    "MemoryMax": Directive(v.memory),
+    "MemoryHigh": Directive(v.memory),
+    "TasksMax": Directive(v.tasks),
+    "CPUQuota": Directive(v.cpu_quota),
+    "IOWeight": Directive(v.io_weight),
+}
+KNOWN: frozenset[str] = frozenset(DIRECTIVES)
 
 # Settings that have their own config key: one source of truth for each.
 OWN_KEYS: dict[str, str] = {"ReadWritePaths": "sandbox.read-write-paths"}
@@ -107,20 +131,32 @@ def name_problem(name: str) -> tuple[str, str | None] | None:
     )
 
 
-def value_text(value: object) -> str:
-    """One directive value as unit-file text; raises ValueError with the reason it cannot be."""
+def value_text(name: str, value: object) -> str:
+    """One value of directive ``name`` as unit-file text; raises ValueError saying why it
+    cannot be written, or why systemd would not read it as written."""
+    directive = DIRECTIVES[name]
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        text = "yes" if value else "no"
+        if not directive.booleans:
+            raise ValueError(
+                f"expected {name}'s value, got the boolean {str(value).lower()}: YAML 1.1 reads "
+                "yes, no, on, off, true and false as booleans; quote it for the text"
+            )
+        return text
     if isinstance(value, Number):
-        return value.text
-    if isinstance(value, int):
-        return str(value)
-    if not isinstance(value, str):
+        text = value.text  # as written: systemd reads UMask=0077 as a person does, not YAML
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
         raise ValueError(f"expected a string, a boolean, a number, a list or null, got {value!r}")
-    problem = unitsafe.line_problem(value)
+    problem = unitsafe.line_problem(text, specifiers=directive.specifiers)
+    if problem is None:
+        problem = directive.check(text)
     if problem:
-        raise ValueError(f"{value!r} {problem}")
-    return value
+        raise ValueError(f"{text!r} {problem}")
+    return text
 
 
 def apply(

@@ -128,7 +128,9 @@ def _integer(number: Number) -> int:
     if reading:
         octal = "(octal)" in reading
         how = "without the leading zero" if octal else "in plain decimal digits"
-        raise Problem(f"expected a decimal integer, got {number.text}", f"{reading}: write it {how}")
+        raise Problem(
+            f"expected a decimal integer, got {number.text}", f"{reading}: write it {how}"
+        )
     if isinstance(number.yaml, float) and number.yaml.is_integer():
         raise Problem(
             f"expected an integer, got {number.text}", f"write {int(number.yaml)} without a point"

@@ -32,6 +32,7 @@ _UNIT_SUFFIXES = (
     ".scope",
 )
 
+
 def line_problem(value: str, specifiers: bool = True) -> str | None:
     """Why ``value`` cannot be one directive's value in a unit file, or None when it can.
 

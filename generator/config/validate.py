@@ -110,7 +110,7 @@ def _check_directives(
     setting: settings.Setting, located: Located, errors: list[ConfigError]
 ) -> tuple[directives.Override, ...]:
     out: list[directives.Override] = []
-    for (name, value, name_mark), value_mark in located.items:
+    for (name, value, name_mark, item_marks), value_mark in located.items:
         key = f"{setting.key}.{name}"
         problem = directives.name_problem(name)
         if problem is not None:
@@ -119,14 +119,34 @@ def _check_directives(
         if value is None:
             out.append((name, None))
             continue
-        try:
-            lines = tuple(
-                directives.value_text(v) for v in (value if isinstance(value, list) else [value])
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and not value:
+            errors.append(
+                ConfigError(
+                    value_mark,
+                    key,
+                    "is an empty list, which writes no line and so removes the directive",
+                    "write null to remove it, or '' for an empty value",
+                )
             )
-        except ValueError as problem_text:
-            errors.append(ConfigError(value_mark, key, str(problem_text)))
             continue
-        out.append((name, lines))
+        if isinstance(value, list) and len(value) > 1 and not directives.DIRECTIVES[name].many:
+            errors.append(
+                ConfigError(
+                    value_mark,
+                    key,
+                    f"takes one value: with several {name}= lines, systemd uses only the last",
+                )
+            )
+            continue
+        lines = []
+        for item, item_mark in zip(values, item_marks or (value_mark,)):
+            try:
+                lines.append(directives.value_text(name, item))
+            except ValueError as problem_text:
+                errors.append(ConfigError(item_mark, key, str(problem_text)))
+        if len(lines) == len(values):
+            out.append((name, tuple(lines)))
     return tuple(out)
 
 

@@ -336,16 +336,19 @@ class _Walker:
     def mapping_leaf(self, key: str, node: yaml.MappingNode) -> None:
         """A setting whose value is a mapping of names to plain values or lists of them.
 
-        Items are ((name, value, name mark), value mark), so that a bad name is reported at the
-        name and a bad value at the value.
+        Items are ((name, value, name mark, item marks), value mark), so that a bad name is
+        reported at the name, a bad value at the value and a bad list item at the item.
         """
         pairs = self.pairs(node, key + ".")
         items: list[tuple[Any, Mark]] = []
         for name, (key_node, value_node) in pairs.items():
             value: Any
+            marks: tuple[Mark, ...] = ()
             if isinstance(value_node, yaml.SequenceNode):
-                value = [self.item(item, f"{key}.{name}") for item in value_node.value]
-                value = [v for v in value if v is not _INVALID]
+                kept = [(self.item(i, f"{key}.{name}"), i) for i in value_node.value]
+                kept = [(v, i) for v, i in kept if v is not _INVALID]
+                value = [v for v, _ in kept]
+                marks = tuple(_mark(self.path, i) for _, i in kept)
             elif _is_blank(value_node):
                 # YAML reads nothing as null, which drops the directive: with a
                 # CapabilityBoundingSet that means every capability. Say which is meant.
@@ -360,9 +363,11 @@ class _Walker:
                 value = self.scalar(value_node, f"{key}.{name}")
             if value is _INVALID:
                 continue
-            items.append(((name, value, _mark(self.path, key_node)), _mark(self.path, value_node)))
+            name_mark = _mark(self.path, key_node)
+            items.append(((name, value, name_mark, marks), _mark(self.path, value_node)))
         mark = _mark(self.path, node)
-        self.result.values[key] = Located({n: v for (n, v, _), _m in items}, mark, tuple(items))
+        values = {item[0][0]: item[0][1] for item in items}
+        self.result.values[key] = Located(values, mark, tuple(items))
 
     def item(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):

@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 
 from ...helper.version import VERSION
-from ..config import unitsafe
+from ..config import directives, unitsafe
 from ..config.model import Config
 from . import hardening
 
@@ -33,9 +33,14 @@ class RenderError(Exception):
     """A value that must not be written into a unit file reached a template."""
 
 
+class _Literal(str):
+    """The value of a directive that systemd reads without expanding % specifiers."""
+
+
 def _checked(value: Any) -> Any:
     if isinstance(value, str):
-        problem = unitsafe.line_problem(value.strip()) if value.strip() else None
+        specifiers = not isinstance(value, _Literal)
+        problem = unitsafe.line_problem(value.strip(), specifiers) if value.strip() else None
         if problem or "\n" in value:
             raise RenderError(f"refusing to render {value!r}: {problem or 'line break'}")
     return value
@@ -45,6 +50,11 @@ def _comment(value: str) -> str:
     # Config file names are not config values: make any odd character visible instead of
     # letting it end the comment line.
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+
+
+def _expands(name: str) -> bool:
+    known = directives.DIRECTIVES.get(name)
+    return known is None or known.specifiers  # anything not in the table: assume it expands
 
 
 _ENV: jinja2.Environment | None = None
@@ -74,7 +84,10 @@ def _context(config: Config, source_path: str | None) -> dict[str, Any]:
         "version": VERSION,
         "source_path": source_path,
         "mounts": " ".join(mounts),
-        "sandbox": hardening.directives(config),
+        "sandbox": [
+            (name, value if _expands(name) else _Literal(value))
+            for name, value in hardening.directives(config)
+        ],
     }
 
 

@@ -36,7 +36,9 @@ def test_there_are_enough_cases() -> None:
         assert expectations(case), f"{case.name} has no '# expect:' line"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[str(c.relative_to(BAD).with_suffix("")) for c in CASES])
+@pytest.mark.parametrize(
+    "case", CASES, ids=[str(c.relative_to(BAD).with_suffix("")) for c in CASES]
+)
 def test_bad_config(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "out"
     status = cli.main(["render", "-c", str(case), "--output", str(output)])
