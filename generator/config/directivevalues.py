@@ -60,17 +60,16 @@ def _words(value: str) -> list[str]:
     return value.split(" ")
 
 
-def _invertible(value: str) -> tuple[bool, list[str]]:
-    """A leading '~' (the list is what is denied), then words separated by single spaces."""
-    inverted = value.startswith("~")
-    rest = value[1:] if inverted else value
-    return inverted, ([] if rest == "" else _words(rest))
+def _invertible(value: str) -> list[str]:
+    """The words after an optional leading '~' (which makes the list the ones denied)."""
+    rest = value[1:] if value.startswith("~") else value
+    return [] if rest == "" else _words(rest)
 
 
 def _word_list(value: str, what: str, known: Callable[[str], bool], tilde: bool) -> str | None:
     if value == "":
         return None
-    inverted, words = _invertible(value) if tilde else (False, _words(value))
+    words = _invertible(value) if tilde else _words(value)
     for word in words:
         if word == "":
             return "has two spaces in a row or a space after '~'"
