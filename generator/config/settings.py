@@ -139,9 +139,16 @@ def _integer(number: Number) -> int:
 
 
 class AbsolutePath(Kind):
+    """An absolute, normalised path; ``executable``: a program the units run, so not '/'."""
+
+    def __init__(self, executable: bool = False) -> None:
+        self.executable = executable
+
     def parse(self, value: object) -> str:
         text = _need_str(value)
         problem = unitsafe.path_problem(text)
+        if problem is None and self.executable and text == "/":
+            problem = "is a directory: systemd refuses to run it ('Executable path specifies a directory')"
         if problem:
             hint = None
             if not problem.startswith("contains") and text.startswith("/"):
@@ -421,13 +428,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "cleanup.helper-path",
-        AbsolutePath(),
+        AbsolutePath(executable=True),
         "/usr/bin/ostree-autocleanup-helper",
         "Absolute path of the helper that the units run.",
     ),
     Setting(
         "cleanup.ostree-path",
-        AbsolutePath(),
+        AbsolutePath(executable=True),
         "/usr/bin/ostree",
         "Absolute path of the ostree command (ostree-cli backend).",
     ),

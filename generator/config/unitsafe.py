@@ -117,8 +117,10 @@ def unit_name_problem(
     if not value.endswith(suffixes):
         return "must end in " + " or ".join(suffixes)
     stem = value.rsplit(".", 1)[0]
-    if not stem or stem.startswith(".") or stem.endswith("@") or stem.count("@") > 1:
+    if not stem or stem.startswith((".", "@")) or stem.count("@") > 1:
         return "is not a valid unit name"
+    if stem.endswith("@"):
+        return "is a template (NAME@.service): name an instance of it (NAME@INSTANCE.service)"
     return None
 
 

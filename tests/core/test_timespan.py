@@ -82,6 +82,7 @@ def corpus(size: int) -> list[str]:
         max_examples=size,
         deadline=None,
         database=None,
+        derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     @given(_STRINGS)
