@@ -156,7 +156,7 @@ def generator_files(
 
 
 def units_archive(entries: Entries) -> bytes:
-    """ENTRIES as a ustar archive that any tar (GNU, busybox) unpacks; deterministic bytes.
+    """ENTRIES as a tar archive that any tar (GNU, busybox) unpacks; deterministic bytes.
 
     Directories get entries of their own, but not the top directory: unpacking must not touch
     the output directory's own mode.
@@ -177,7 +177,9 @@ def units_archive(entries: Entries) -> bytes:
             info.type, info.mode, info.size = tarfile.REGTYPE, 0o644, len(data)
         members[rel] = info
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+    # pax: the same bytes as ustar for names that fit its 100-byte fields, and an extended
+    # header for the longer ones a name near its limit makes (GNU tar and busybox read both).
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name in sorted(members):
             info = members[name]
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
