@@ -363,7 +363,9 @@ SETTINGS: tuple[Setting, ...] = (
         UnitPrefix(),
         "ostree",
         "Prefix of the generated unit names: NAME-autocleanup.service and the drop-in "
-        "PRIORITY-NAME-autocleanup.conf, PRIORITY being install.preset-priority.",
+        "PRIORITY-NAME-autocleanup.conf, PRIORITY being install.preset-priority. At most 200 "
+        "characters, so that every file named after it (and the temporary name it is written "
+        "under) fits a file name; no ':', which systemd-analyze verify would misread.",
     ),
     Setting("sysroot", AbsolutePath(), "/sysroot", "The OSTree sysroot to clean up."),
     Setting(
@@ -424,7 +426,9 @@ SETTINGS: tuple[Setting, ...] = (
         "cleanup.timeout",
         TimeSpan(),
         "30min",
-        "How long the cleanup may run before systemd stops it (TimeoutStartSec=).",
+        "How long the cleanup may run before systemd stops it (TimeoutStartSec=). Read as "
+        "systemd reads it (a bare number is seconds: `90`); a span systemd would ignore is an "
+        "error, and so is 0 (systemd's 'no limit': write `infinity`).",
     ),
     Setting(
         "cleanup.helper-path",
@@ -466,8 +470,11 @@ SETTINGS: tuple[Setting, ...] = (
         {},
         "Overrides of the cleanup service's sandboxing directives (systemd.exec(5), "
         "systemd.resource-control(5)): a value replaces the service's lines for that directive, "
-        "a list gives one line per item, null removes the directive. "
-        "`ostree-autocleanup verify` shows what an override does to the exposure score.",
+        "a list gives one line per item, null removes the directive. Each value is checked "
+        "against what systemd 252 and 257 both read (systemd ignores a line it cannot read); "
+        "`%` is refused where systemd expands specifiers and written as given where it does not "
+        "(`CPUQuota: 50%`). `ostree-autocleanup verify` shows what an override does to the "
+        "exposure score.",
         default_doc="{} (the hardened defaults of the cleanup mode)",
     ),
     Setting(

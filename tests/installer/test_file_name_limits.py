@@ -99,3 +99,9 @@ def test_one_character_more_is_refused_and_nothing_written(
     assert f"{config}:2:7: error: name: " in result.err
     assert f"(at most {len(NAME)} characters)" in result.err
     assert sorted(p for p in image_root.rglob("*")) == before
+
+
+def test_the_reference_states_the_limit() -> None:
+    from ostree_autocleanup.generator.config import settings
+
+    assert f"At most {len(NAME)} characters" in settings.BY_KEY["name"].help
