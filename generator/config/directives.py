@@ -8,14 +8,12 @@ service are accepted: the rest of the unit is the project's contract, not a tuni
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from . import directivevalues as v
 from . import unitsafe
 from .scalars import Number
 
 
-class Directive(NamedTuple):
+class Directive:
     """How one overridable directive's value is checked and written.
 
     ``check``: the values it takes (directivevalues.py). ``specifiers``: systemd expands ``%``
@@ -27,10 +25,16 @@ class Directive(NamedTuple):
     list would leave only its last line in effect.
     """
 
-    check: v.Check
-    specifiers: bool = False
-    many: bool = False
-    booleans: bool = False  # takes yes/no, so a YAML boolean is written as one
+    # A plain class: creating a typing.NamedTuple class costs about a millisecond at boot.
+    __slots__ = ("booleans", "check", "many", "specifiers")
+
+    def __init__(
+        self, check: v.Check, specifiers: bool = False, many: bool = False, booleans: bool = False
+    ) -> None:
+        self.check = check
+        self.specifiers = specifiers
+        self.many = many
+        self.booleans = booleans  # takes yes/no, so a YAML boolean is written as one
 
 
 _BOOL = Directive(v.boolean(), booleans=True)

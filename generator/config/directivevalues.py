@@ -152,7 +152,9 @@ _TMPFS_FLAGS = frozenset(
         "nolazytime",
     ]
 )
-_TMPFS_OPTION = re.compile(
+# Patterns are strings compiled on first use (re caches them): the generator imports this
+# module at boot, where most configs override no directive at all.
+_TMPFS_OPTION = (
     r"(?:size|nr_blocks|nr_inodes)=[1-9][0-9]*[kmgKMG]?|mode=[0-7]{3,4}|(?:uid|gid)=(?:0|[1-9][0-9]*)"
     r"|huge=(?:never|always|within_size|advise|deny|force)"
 )
@@ -170,7 +172,7 @@ def temporary_filesystems(value: str) -> str | None:
         if not colon:
             continue
         for option in options.split(","):
-            if option not in _TMPFS_FLAGS and not _TMPFS_OPTION.fullmatch(option):
+            if option not in _TMPFS_FLAGS and not re.fullmatch(_TMPFS_OPTION, option):
                 return f"has the mount option {option!r}, which tmpfs does not take"
     return None
 
@@ -195,7 +197,7 @@ def root_directory(value: str) -> str | None:
 
 
 # valid_user_group_name() without its relaxations: what useradd accepts everywhere.
-_USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,30}")
+_USER_NAME = r"[A-Za-z_][A-Za-z0-9_-]{0,30}"
 
 
 def _user_or_group(word: str) -> str | None:
@@ -203,7 +205,7 @@ def _user_or_group(word: str) -> str | None:
         if int(word) > 4294967294 or int(word) == 65535:
             return f"has {word!r}, which is a reserved ID (65535 and 4294967295 mean 'none')"
         return None
-    if not _USER_NAME.fullmatch(word):
+    if not re.fullmatch(_USER_NAME, word):
         return (
             f"has {word!r}, which is not a user or group name (a letter or '_', then letters, "
             "digits, '_' or '-'; at most 31) nor a numeric ID"
@@ -314,13 +316,13 @@ def architectures(value: str) -> str | None:
     )
 
 
-_DEVICE = re.compile(r"(?:/dev/[^\s:]+|(?:char|block)-[A-Za-z0-9_*.+-]+)(?: [rwm]+)?")
+_DEVICE = r"(?:/dev/[^\s:]+|(?:char|block)-[A-Za-z0-9_*.+-]+)(?: [rwm]+)?"
 
 
 def device_allow(value: str) -> str | None:
     if value == "":
         return None
-    if not _DEVICE.fullmatch(value):
+    if not re.fullmatch(_DEVICE, value):
         return (
             "is not a device (/dev/... or char-NAME or block-NAME), then optionally a space and rwm"
         )
@@ -364,13 +366,13 @@ def _ip_address(address: str, prefix: str | None) -> bool:
     return bool(re.fullmatch(r"0|[1-9][0-9]{0,2}", prefix)) and int(prefix) <= parsed.max_prefixlen
 
 
-_PORTS = re.compile(r"(?:(ipv4|ipv6):)?(?:(tcp|udp):)?(any|[1-9][0-9]{0,4}(?:-[1-9][0-9]{0,4})?)")
+_PORTS = r"(?:(ipv4|ipv6):)?(?:(tcp|udp):)?(any|[1-9][0-9]{0,4}(?:-[1-9][0-9]{0,4})?)"
 
 
 def socket_bind(value: str) -> str | None:
     if value in ("", "any"):
         return None
-    match = _PORTS.fullmatch(value)
+    match = re.fullmatch(_PORTS, value)
     if match:
         ports = match[3]
         if ports == "any":
@@ -390,20 +392,20 @@ def interfaces(value: str) -> str | None:
 
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 _SIZE_UNITS["E"] = 1 << 60
-_SIZE = re.compile(r"([0-9]+)(?:\.([0-9]+))?([KMGTPE]?)")
-_PERCENT = re.compile(r"([0-9]+)(?:\.([0-9]{1,2}))?%")
+_SIZE = r"([0-9]+)(?:\.([0-9]+))?([KMGTPE]?)"
+_PERCENT = r"([0-9]+)(?:\.([0-9]{1,2}))?%"
 _LIMIT = 1 << 62  # well inside what systemd counts, so no rounding there can overflow
 
 
 def _permyriad(value: str) -> int | None:
-    match = _PERCENT.fullmatch(value)
+    match = re.fullmatch(_PERCENT, value)
     if not match:
         return None
     return int(match[1]) * 100 + int((match[2] or "0").ljust(2, "0"))
 
 
 def _bytes(value: str) -> int | None:
-    match = _SIZE.fullmatch(value)
+    match = re.fullmatch(_SIZE, value)
     if not match:
         return None
     unit = _SIZE_UNITS[match[3]]

@@ -18,8 +18,6 @@ The grammar, as systemd 252-257 implement it (parse_time() in src/basic/time-uti
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 USEC_PER_SEC = 1_000_000
 USEC_INFINITY = 2**64 - 1  # also the value of "infinity"
 _LLONG_MAX = 2**63 - 1
@@ -77,13 +75,10 @@ class Invalid(ValueError):
         self.reason = reason
 
 
-class _Number(NamedTuple):
-    integer: int
-    end: int  # index after the digits, or the start when there were none (strtoll's endptr)
-
-
-def _strtoll(text: str, start: int) -> _Number:
-    """What strtoll(text + start, &end, 10) returns; raises Invalid on overflow or a minus."""
+def _strtoll(text: str, start: int) -> tuple[int, int]:
+    """What strtoll(text + start, &end, 10) returns, and the index after the digits (or the
+    start when there were none, like strtoll's end pointer); raises Invalid on overflow or a
+    minus sign."""
     i = start
     while i < len(text) and text[i] in _C_SPACE:
         i += 1
@@ -94,13 +89,13 @@ def _strtoll(text: str, start: int) -> _Number:
     while i < len(text) and text[i] in _DIGITS:
         i += 1
     if i == first:
-        return _Number(0, start)  # no conversion: the end pointer stays at the start
+        return 0, start  # no conversion: the end pointer stays at the start
     value = int(text[first:i])
     if value > _LLONG_MAX + negative:
         raise Invalid("range")  # ERANGE from strtoll
     if negative and value:
         raise Invalid("negative")
-    return _Number(value, i)
+    return value, i
 
 
 def _unit(text: str, start: int) -> tuple[int, int] | None:
@@ -134,30 +129,30 @@ def parse(text: str, default_unit: int = USEC_PER_SEC) -> int:
             return total
         if text[i] == "-":
             raise Invalid("negative")  # even "-0"
-        number = _strtoll(text, i)
-        fraction = number.end < len(text) and text[number.end] == "."
+        integer, number_end = _strtoll(text, i)
+        fraction = number_end < len(text) and text[number_end] == "."
         if fraction:
-            after = _skip(text, number.end + 1, _DIGITS)
-        elif number.end == i:
+            after = _skip(text, number_end + 1, _DIGITS)
+        elif number_end == i:
             raise Invalid("syntax")
         else:
-            after = number.end
+            after = number_end
         spaced = _skip(text, after, _WHITESPACE)
         unit = _unit(text, spaced)
         multiplier, end = unit if unit is not None else (default_unit, spaced)
         if end == after and end != len(text):
             raise Invalid("syntax")  # "12.34.56", "5x": no unit, no space
         i = end
-        if number.integer >= USEC_INFINITY // multiplier:
+        if integer >= USEC_INFINITY // multiplier:
             raise Invalid("range")
-        part = number.integer * multiplier
+        part = integer * multiplier
         if part >= USEC_INFINITY - total:
             raise Invalid("range")
         total += part
         something = True
         if fraction:
             scale = multiplier // 10
-            digit = number.end + 1
+            digit = number_end + 1
             while digit < len(text) and text[digit] in _DIGITS:
                 part = int(text[digit]) * scale
                 if part >= USEC_INFINITY - total:
@@ -165,7 +160,7 @@ def parse(text: str, default_unit: int = USEC_PER_SEC) -> int:
                 total += part
                 scale //= 10
                 digit += 1
-            if digit == number.end + 1:
+            if digit == number_end + 1:
                 raise Invalid("syntax")  # "3.", "3.s": a point needs digits after it
 
 

@@ -87,10 +87,15 @@ def _yaml_error(path: str, error: yaml.YAMLError) -> ConfigError:
 
 # Characters YAML refuses (its printable set), plus the three that YAML 1.1 counts as line
 # breaks and nobody else does: in a comment they would end it and turn the rest into settings,
-# and they would shift every line number after them.
-_REFUSED_CHARACTER = re.compile(
-    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
+# and they would shift every line number after them. Compiled only for a text that is not
+# plainly printable: the generator reads configs at boot.
+_REFUSED_CHARACTER = "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+
+
+def _refused_character(text: str) -> re.Match[str] | None:
+    if text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
+        return None  # str.isprintable() refuses every character YAML does, and more
+    return re.search(_REFUSED_CHARACTER, text)
 
 
 def _decode(data: bytes, path: str) -> tuple[str | None, ConfigError | None]:
@@ -109,7 +114,7 @@ def _decode(data: bytes, path: str) -> tuple[str | None, ConfigError | None]:
             "save the file as UTF-8",
         )
     text = text.removeprefix("\ufeff")
-    found = _REFUSED_CHARACTER.search(text)
+    found = _refused_character(text)
     if found:
         line, column = _position(text, found.start())
         code = ord(found.group())
