@@ -159,6 +159,11 @@ def value_text(name: str, value: object) -> str:
     if problem is None:
         problem = directive.check(text)
     if problem:
+        # A check names the word of a list that is wrong; when that word is the whole value,
+        # the message need not repeat it.
+        for lead in ("has ", "has the path ", "has the device path "):
+            if problem.startswith(f"{lead}{text!r}, which "):
+                problem = problem[len(f"{lead}{text!r}, which ") :]
         raise ValueError(f"{text!r} {problem}")
     return text
 

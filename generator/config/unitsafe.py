@@ -80,8 +80,9 @@ def path_problem(value: str) -> str | None:
         return problem
     if "$" in value:
         return (
-            "contains '$': systemd expands environment variables in ExecStart= but not in "
-            "ReadWritePaths= or ConditionPathExists=, so the path would mean two things"
+            "contains '$': systemd expands environment variables in ExecStart= lines and "
+            "takes them as text everywhere else (ReadWritePaths=, ConditionPathExists=), so "
+            "the path would not mean one thing"
         )
     if not value.startswith("/"):
         return "is not an absolute path"
