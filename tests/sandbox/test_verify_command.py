@@ -124,9 +124,16 @@ def test_max_exposure_option(
 def test_a_value_systemd_rejects_fails(
     tmp_path: Path, upstream_unit: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The config's own values are checked with systemd's grammar before anything is verified
+    # (exit 2); a value systemd rejects can still come with the finalize unit that is given.
     status, _ = verify(
         tmp_path, "sandbox:\n  directives:\n    ProtectSystem: sideways\n", upstream=upstream_unit
     )
+    assert status == 2
+    capsys.readouterr()
+    broken = tmp_path / "ostree-finalize-staged.service"
+    broken.write_text(Path(upstream_unit).read_text() + "ProtectSystem=sideways\n")
+    status, _ = verify(tmp_path, "", upstream=str(broken))
     out, _err = capsys.readouterr()
     assert status == 1
     assert "problem: systemd-analyze verify:" in out
