@@ -70,6 +70,7 @@ def clean_venv(base: Path) -> str:
 
 
 def install(root: Path, python: str, config: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)  # write_generator_files writes into an existing root
     write_generator_files(str(root), generator_files(load_config([config]), python=python))
 
 
