@@ -15,7 +15,7 @@ NAME = "ostree-cli"
 
 def _run(argv: list[str]) -> None:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
     except OSError as e:
         raise HelperError(f"cannot run {argv[0]}: {e.strerror}", "is ostree installed?") from e
     if proc.returncode != 0:

@@ -1,23 +1,27 @@
 """`cleanup`: at boot, reclaim what the last finalization left behind, then clear the stamp.
 
-The stamp's attempt count is raised durably *before* the work starts, so a cleanup that is
-killed (timeout, OOM, power cut) still counts; after `max_attempts` started cleanups the helper
-gives up and removes the stamp instead of costing every boot forever.
+This module wires the real pieces together: the stamp reached inside the sysroot, the remount
+of a read-only sysroot, the stamp directory's lock and the backend that does the work. What
+happens to the stamp and the state file, and when, is machine.py's: the attempt count is raised
+durably *before* the work, so a cleanup that is killed (timeout, OOM, power cut) still counts;
+after `max_attempts` started cleanups the helper gives up and removes the stamp instead of
+costing every boot forever.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import time
 from typing import Any
 
-from . import log, stamp, state
+from . import log, machine, state
 from .errors import HelperError
 from .lock import DirectoryLock
 from .result import Freed
-from .usage import format_bytes
-from .version import VERSION
+from .stamp import StampFile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .machine import Work
 
 
 class Options:
@@ -72,53 +76,54 @@ def _clean(opts: Options) -> Freed:
     return backend_cli.clean(opts.mode, opts.sysroot, opts.repo, opts.lock_timeout, opts.ostree)
 
 
-def _record(opts: Options, result: str, attempt: int, **extra: Any) -> None:
-    record: dict[str, Any] = {
-        "result": result,
-        "finished": stamp.utc_now(),
-        "sysroot": opts.sysroot,
-        "repo": opts.repo,
-        "mode": opts.mode,
-        "attempt": attempt,
-        "max_attempts": opts.max_attempts,
-        "helper_version": VERSION,
-    }
-    record.update(extra)
+def _context(opts: Options) -> dict[str, Any]:
+    return {"sysroot": opts.sysroot, "repo": opts.repo, "mode": opts.mode}
+
+
+def _reach_stamp(opts: Options) -> StampFile | None:
+    """The stamp's directory, reached from the sysroot without links; None when it is missing."""
     try:
-        state.write(opts.state_dir, record)
+        return StampFile.open(opts.sysroot, opts.stamp_path)
+    except FileNotFoundError:
+        return None
     except OSError as e:
-        # The state file only feeds `status`; losing it must not fail a cleanup.
-        log.warning(f"cannot write {state.state_path(opts.state_dir)}: {e.strerror}")
+        raise HelperError(
+            f"cannot reach the stamp {opts.stamp_path}: {e.strerror}",
+            "the stamp lies in the sysroot and is reached without following links",
+        ) from e
 
 
-def _give_up(opts: Options, attempts: int, reason: str) -> int:
-    try:
-        stamp.remove(opts.stamp_path)
-    except OSError as e:
-        log.error(f"cannot remove the stamp {opts.stamp_path}: {e.strerror}")
-    log.error(
-        f"giving up on cleanup after {attempts} failed attempts ({reason}); removed "
-        f"{opts.stamp_path}. The unused objects stay in {opts.repo} until the next update or "
-        f"a manual `ostree admin cleanup`"
-    )
-    _record(opts, "gave-up", attempts, error=reason)
-    return 1
-
-
-def run_cleanup(opts: Options) -> int:
-    if not stamp.exists(opts.stamp_path):
+def run_cleanup(opts: Options, work: Work | None = None) -> int:
+    """`cleanup`: `work` is the cleanup itself, by default the backend that opts choose."""
+    stamp_file = _reach_stamp(opts)
+    if stamp_file is None or not stamp_file.exists():
+        if stamp_file is not None:
+            stamp_file.close()
         log.info(f"no stamp at {opts.stamp_path}: nothing to clean up")
         return 0
-    if opts.sysroot_readonly:
-        _remount_writable(opts)
-    # Two cleanups at once (a manual run beside the unit) take turns: the second one then finds
-    # the stamp gone instead of raising its attempt count for work that is already done.
-    guard = DirectoryLock(os.path.dirname(opts.stamp_path))
-    guard.acquire(opts.lock_timeout)
     try:
-        return _run_locked(opts)
+        if opts.sysroot_readonly:
+            _remount_writable(opts)
+            try:
+                stamp_file.reopen()
+            except OSError as e:
+                raise HelperError(
+                    f"cannot reach the stamp {opts.stamp_path} after the remount: {e.strerror}"
+                ) from e
+        # Two cleanups at once (a manual run beside the unit) take turns: the second one then
+        # finds the stamp gone instead of raising its attempt count for work that is already
+        # done.
+        guard = DirectoryLock(os.path.dirname(opts.stamp_path), stamp_file.dirfd)
+        guard.acquire(opts.lock_timeout)
+        try:
+            for name in stamp_file.sweep():
+                log.info(f"removed {name}, left behind by a writer that was killed")
+            recorder = state.Recorder(opts.state_dir, opts.max_attempts, _context(opts))
+            return machine.cleanup(stamp_file, recorder, work or (lambda: _clean(opts)))
+        finally:
+            guard.release()
     finally:
-        guard.release()
+        stamp_file.close()
 
 
 def _remount_writable(opts: Options) -> None:
@@ -144,88 +149,3 @@ def _remount_writable(opts: Options) -> None:
         raise HelperError(f"cannot make the read-only sysroot writable: {e.strerror}", hint) from e
     for point in points:
         log.info(f"remounted {point} read-write in a private mount namespace of this process")
-
-
-_READ_ONLY_HINT = (
-    "the sysroot is mounted read-only (ostree's sysroot.readonly): set sysroot-readonly: yes "
-    "in the config (the helper's --sysroot-readonly), so that the cleanup remounts it in a "
-    "mount namespace of its own"
-)
-
-
-def _stamp_hint(e: OSError, default: str) -> str:
-    return _READ_ONLY_HINT if e.errno == errno.EROFS else default
-
-
-def _run_locked(opts: Options) -> int:
-    try:
-        current = stamp.read(opts.stamp_path)
-    except OSError as e:
-        raise HelperError(f"cannot read the stamp {opts.stamp_path}: {e.strerror}") from e
-    if current is None:
-        log.info(f"no stamp at {opts.stamp_path} any more: another cleanup did the work")
-        return 0
-    if not current.valid_attempts:
-        log.warning(f"the stamp {opts.stamp_path} has an unreadable attempts count; using 0")
-
-    previous = current.attempts
-    if previous >= opts.max_attempts:
-        # The last allowed attempt never came back (killed or timed out).
-        return _give_up(opts, previous, "the last attempt did not finish")
-
-    attempt = previous + 1
-    current.attempts = attempt
-    try:
-        stamp.write(opts.stamp_path, current)
-    except OSError as e:
-        raise HelperError(
-            f"cannot update the stamp {opts.stamp_path}: {e.strerror}",
-            _stamp_hint(
-                e,
-                "its directory must be writable by the cleanup service, or the cleanup would "
-                "repeat at every boot",
-            ),
-        ) from e
-
-    log.debug(f"cleanup attempt {attempt} of {opts.max_attempts}, mode {opts.mode}")
-    started = time.monotonic()
-    try:
-        freed = _clean(opts)
-    except HelperError as e:
-        return _failed(opts, attempt, str(e))
-    except Exception as e:  # a GLib or OS error from deep inside a backend
-        return _failed(opts, attempt, f"{type(e).__name__}: {e}")
-    seconds = time.monotonic() - started
-
-    log.notice(
-        f"freed {freed.objects} objects ({format_bytes(freed.bytes)}) from {opts.repo} "
-        f"in {seconds:.1f}s"
-    )
-    _record(
-        opts,
-        "success",
-        attempt,
-        backend=freed.backend,
-        objects_freed=freed.objects,
-        bytes_freed=freed.bytes,
-        seconds=round(seconds, 3),
-    )
-    try:
-        stamp.remove(opts.stamp_path)
-    except OSError as e:
-        raise HelperError(
-            f"cleanup succeeded but the stamp {opts.stamp_path} cannot be removed: {e.strerror}",
-            _stamp_hint(e, "its directory must be writable by the cleanup service"),
-        ) from e
-    return 0
-
-
-def _failed(opts: Options, attempt: int, reason: str) -> int:
-    if attempt >= opts.max_attempts:
-        return _give_up(opts, attempt, reason)
-    log.error(
-        f"cleanup failed (attempt {attempt} of {opts.max_attempts}): {reason}; "
-        f"the stamp {opts.stamp_path} stays so that the next boot retries"
-    )
-    _record(opts, "failed", attempt, error=reason)
-    return 1

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from . import log
+from .confined import is_within
 from .errors import HelperError
+from .numbers import parse_count, parse_seconds
 from .version import VERSION
 
 # typing costs milliseconds at shutdown; mypy reads the annotation, the runtime never needs it.
@@ -26,23 +28,32 @@ DEFAULT_STATE_DIR = "/var/lib/ostree-autocleanup"
 DEFAULT_LOCK_TIMEOUT = 600.0
 
 
+MAX_ATTEMPTS_LIMIT = 1000
+# A day: a wait beyond that is no lock wait; the unit's TimeoutStartSec= bounds the run anyway.
+MAX_LOCK_TIMEOUT = 86400.0
+
+
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    value = parse_count(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a whole number (ASCII digits): {text!r}")
+    if not 1 <= value <= MAX_ATTEMPTS_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_ATTEMPTS_LIMIT}: {text!r}")
     return value
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    value = parse_seconds(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"not a number of seconds: {text!r} (ASCII digits with an optional fraction, "
+            "such as 600 or 0.5; no sign, exponent, nan or inf)"
+        )
+    if value > MAX_LOCK_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"more than {MAX_LOCK_TIMEOUT:g} seconds: {text!r} (the unit's own timeout bounds "
+            "the run; a longer wait is never what is meant)"
+        )
     return value
 
 
@@ -73,7 +84,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sysroot", default=DEFAULT_SYSROOT, help="the physical sysroot (default: %(default)s)"
     )
-    parser.add_argument("--stamp", default=None, help="the stamp file (default: SYSROOT/.cleanup)")
+    parser.add_argument(
+        "--stamp",
+        default=None,
+        help="the stamp file, inside SYSROOT and reached without links (default: SYSROOT/.cleanup)",
+    )
     # Accepted after the command too; SUPPRESS keeps the top-level value when absent.
     parser.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -107,7 +122,8 @@ def _add_mark(mark: argparse.ArgumentParser) -> None:
         "--lock-timeout",
         type=_seconds,
         default=None,
-        help="seconds to wait for a running cleanup before marking anyway (default: 10)",
+        help="seconds (0 to 86400) to wait for a running cleanup before marking anyway "
+        "(default: 10)",
     )
 
 
@@ -123,14 +139,15 @@ def _add_cleanup(cleanup: argparse.ArgumentParser) -> None:
         "--max-attempts",
         type=_positive_int,
         default=3,
-        help="give up and remove the stamp after this many attempts (default: %(default)s)",
+        help="give up and remove the stamp after this many attempts, 1 to 1000 "
+        "(default: %(default)s)",
     )
     _add_state_dir(cleanup)
     cleanup.add_argument(
         "--lock-timeout",
         type=_seconds,
         default=DEFAULT_LOCK_TIMEOUT,
-        help="seconds to wait for the sysroot lock (default: %(default)g)",
+        help="seconds (0 to 86400) to wait for the sysroot lock (default: %(default)g)",
     )
     cleanup.add_argument(
         "--backend",
@@ -184,11 +201,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     from .status import run_status
 
-    return run_status(stamp_path, args.state_dir, args.json)
+    return run_status(stamp_path, args.state_dir, args.json, sysroot)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.stamp is not None and not is_within(
+        os.path.abspath(args.sysroot), os.path.abspath(args.stamp)
+    ):
+        # The stamp is the sysroot's: the cleanup unit may write nowhere else, and mark and
+        # cleanup reach it from the sysroot (confined.py).
+        parser.error(f"--stamp {args.stamp!r} is not inside the sysroot {args.sysroot!r}")
     log.set_verbose(args.verbose)
     try:
         return _dispatch(args)

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import os
 
+from .numbers import parse_count
+
 _HEX = frozenset("0123456789abcdef")
+_DIGITS = frozenset("0123456789")
 
 
 def _is_checksum(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
+
+
+def _is_serial(text: str) -> bool:
+    return bool(text) and set(text) <= _DIGITS
 
 
 def deployment_dirs(sysroot: str) -> list[tuple[str, str]]:
@@ -30,7 +37,7 @@ def deployment_dirs(sysroot: str) -> list[tuple[str, str]]:
             continue
         for entry in entries:
             checksum, dot, serial = entry.partition(".")
-            if dot and serial.isdigit() and _is_checksum(checksum):
+            if dot and _is_serial(serial) and _is_checksum(checksum):
                 found.append((osname, entry))
     return found
 
@@ -89,8 +96,9 @@ def default_deployment(sysroot: str, boot: str) -> str | None:
             with open(os.path.join(entries_dir, name), encoding="utf-8", errors="replace") as f:
                 for line in f:
                     key, _, value = line.strip().partition(" ")
-                    if key == "version" and value.strip().isdigit():
-                        version = int(value.strip())
+                    count = parse_count(value.strip()) if key == "version" else None
+                    if count is not None:
+                        version = count
                     elif key == "options":
                         for arg in value.split():
                             if arg.startswith("ostree="):
@@ -109,7 +117,10 @@ def default_deployment(sysroot: str, boot: str) -> str | None:
     entry = os.path.basename(resolved)
     osname = os.path.basename(os.path.dirname(os.path.dirname(resolved)))
     checksum, dot, serial = entry.partition(".")
-    if not (dot and serial.isdigit() and _is_checksum(checksum)):
+    if not (dot and _is_serial(serial) and _is_checksum(checksum)):
+        return None
+    # The name goes into the stamp as one `key=value` line.
+    if not osname or not osname.isprintable() or any(c.isspace() for c in osname):
         return None
     return f"{osname}/{entry}"
 

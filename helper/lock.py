@@ -84,11 +84,14 @@ class DirectoryLock:
     """An exclusive flock on a directory, serialising helper runs that share a stamp.
 
     The stamp itself cannot carry the lock (it is replaced by rename) and a lock file would be
-    one more file in /sysroot; a directory can be flock'ed like any file.
+    one more file in /sysroot; a directory can be flock'ed like any file. `dirfd`, when given,
+    is an open descriptor of the directory (as confined.open_dir reached it): the lock is taken
+    on a new open of that very directory, never of whatever its path names by now.
     """
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, dirfd: int | None = None) -> None:
         self.directory = directory
+        self.dirfd = dirfd
         self.fd = -1
 
     def _try(self) -> bool:
@@ -99,8 +102,13 @@ class DirectoryLock:
         return True
 
     def acquire(self, timeout: float) -> None:
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
         try:
-            self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            if self.dirfd is None:
+                self.fd = os.open(self.directory, flags)
+            else:
+                # A new open file description: flock belongs to it, not to the caller's.
+                self.fd = os.open(".", flags, dir_fd=self.dirfd)
         except OSError as e:
             raise HelperError(f"cannot open {self.directory}: {e.strerror}") from e
         try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .numbers import parse_count
+
 PROG = "ostree-autocleanup-helper"
 
 ERR = 3
@@ -27,14 +29,15 @@ _verbose = False
 def stderr_is_journal() -> bool:
     """True when stderr is the very stream that JOURNAL_STREAM names (not merely inherited)."""
     value = os.environ.get("JOURNAL_STREAM", "")
-    dev, _, ino = value.partition(":")
-    if not dev.isdigit() or not ino.isdigit():
+    text_dev, _, text_ino = value.partition(":")
+    dev, ino = parse_count(text_dev), parse_count(text_ino)
+    if dev is None or ino is None:
         return False
     try:
         st = os.fstat(sys.stderr.fileno())
     except (OSError, ValueError, AttributeError):
         return False
-    return st.st_dev == int(dev) and st.st_ino == int(ino)
+    return st.st_dev == dev and st.st_ino == ino
 
 
 def set_verbose(verbose: bool) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import errno
 import os
 
-from . import log, stamp
+from . import log, machine
 from .deployments import default_deployment
 from .errors import HelperError
 from .lock import DirectoryLock
+from .stamp import StampFile
 
 FAILURE_STAMP = os.path.join("ostree", "finalize-failure.stamp")
 
@@ -38,28 +39,17 @@ def boot_dirs(sysroot: str, boot: str | None) -> list[str]:
     return unique
 
 
-def _hint_for(err: OSError) -> str:
-    if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
-        return "the filesystem is full; free some space, or run `ostree admin cleanup` by hand"
-    if err.errno == errno.EROFS:
-        return "the filesystem is mounted read-only; the finalize unit must be able to write there"
-    if err.errno == errno.ENOENT:
-        return "its directory does not exist; check --stamp"
-    if err.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied; mark must run as root"
-    return "check that the stamp's directory is writable"
-
-
-def _writable(stamp_path: str) -> None:
+def _writable(stamp_file: StampFile) -> None:
     """Remount the stamp's mount read-write in a private namespace when the OS mounts it
     read-only (ostree's `sysroot.readonly`), as ostree's own finalize-staged does; the finalize
-    unit runs as root with CAP_SYS_ADMIN, so this works without any setting."""
-    directory = os.path.dirname(stamp_path)
+    unit runs as root with CAP_SYS_ADMIN, so this works without any setting. The stamp's
+    directory is then reached again, in the new namespace."""
     try:
-        if not os.statvfs(directory).f_flag & os.ST_RDONLY:
+        if not os.fstatvfs(stamp_file.dirfd).f_flag & os.ST_RDONLY:
             return
     except OSError:
-        return  # the write reports a missing directory, with its hint
+        return  # the write reports it, with its hint
+    directory = os.path.dirname(stamp_file.path)
     # ctypes costs milliseconds at shutdown: imported only for a read-only mount.
     from . import remount
 
@@ -70,13 +60,28 @@ def _writable(stamp_path: str) -> None:
         if remount.needs_privilege(e):
             hint += "; that takes root with CAP_SYS_ADMIN"
         raise HelperError(
-            f"cannot write the stamp {stamp_path}: {os.strerror(errno.EROFS)}", hint
+            f"cannot write the stamp {stamp_file.path}: {os.strerror(errno.EROFS)}", hint
         ) from e
     for point in points:
         log.info(
             f"{point} is mounted read-only: remounted it read-write in a private mount "
             "namespace of this process (the system's mount stays read-only)"
         )
+    try:
+        stamp_file.reopen()
+    except OSError as e:
+        raise HelperError(
+            f"cannot write the stamp {stamp_file.path}: {e.strerror}", machine.mark_hint(e)
+        ) from e
+
+
+def _reach_stamp(sysroot: str, stamp_path: str) -> StampFile:
+    try:
+        return StampFile.open(sysroot, stamp_path)
+    except OSError as e:
+        raise HelperError(
+            f"cannot write the stamp {stamp_path}: {e.strerror}", machine.mark_hint(e)
+        ) from e
 
 
 def run_mark(
@@ -98,49 +103,16 @@ def run_mark(
         if deployment:
             break
 
-    guard = DirectoryLock(os.path.dirname(stamp_path))
-    # A missing directory is reported by the write below, with its hint.
-    if os.path.isdir(guard.directory):
+    with _reach_stamp(sysroot, stamp_path) as stamp_file:
+        guard = DirectoryLock(os.path.dirname(stamp_path), stamp_file.dirfd)
         try:
             guard.acquire(lock_timeout)
         except HelperError as e:
             log.warning(f"marking without waiting any longer: {e}")
-    try:
-        return _write_mark(stamp_path, deployment)
-    finally:
-        guard.release()
-
-
-def _write_mark(stamp_path: str, deployment: str | None) -> int:
-    try:
-        previous = stamp.read(stamp_path)
-    except OSError as e:
-        log.warning(f"cannot read the existing stamp {stamp_path} ({e.strerror}); replacing it")
-        previous = None
-    same_deployment = previous is not None and previous.fields.get("deployment") == deployment
-    new = stamp.Stamp(previous.fields if previous else None)
-    new.fields["marked"] = stamp.utc_now()
-    if deployment:
-        new.fields["deployment"] = deployment
-    else:
-        new.fields.pop("deployment", None)
-    # The retry budget is per finalized deployment. Marking the same deployment again keeps the
-    # count; a new one starts afresh, or cleanups cut short by earlier shutdowns (the unit
-    # conflicts with shutdown.target) could use up its budget before it ever ran. A cleanup
-    # that keeps failing is still bounded: max-attempts boots per update.
-    new.attempts = previous.attempts if previous is not None and same_deployment else 0
-
-    _writable(stamp_path)
-    try:
-        stamp.write(stamp_path, new)
-    except OSError as e:
-        raise HelperError(f"cannot write the stamp {stamp_path}: {e.strerror}", _hint_for(e)) from e
-    what = f"deployment {deployment}" if deployment else "the finalized deployment"
-    if previous is not None:
-        log.info(
-            f"cleanup was already pending; updated {stamp_path} for {what} "
-            f"(attempts so far: {new.attempts})"
-        )
-    else:
-        log.info(f"marked {stamp_path}: {what} was finalized, cleanup runs at the next boot")
-    return 0
+        else:
+            # Only under the lock: a writer still at work keeps its temporary file.
+            stamp_file.sweep()
+        try:
+            return machine.mark(stamp_file, deployment, writable=_writable)
+        finally:
+            guard.release()

@@ -38,6 +38,7 @@ MS_PRIVATE = 0x40000
 _KEPT_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC))
 
 _private_namespace = False
+_OCTAL = frozenset("01234567")
 
 
 class RemountError(OSError):
@@ -73,7 +74,7 @@ def _unescape(field: str) -> str:
     out = []
     i = 0
     while i < len(field):
-        if field[i] == "\\" and i + 3 < len(field) and field[i + 1 : i + 4].isdigit():
+        if field[i] == "\\" and i + 3 < len(field) and set(field[i + 1 : i + 4]) <= _OCTAL:
             out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
