@@ -93,10 +93,18 @@ def _reach_stamp(opts: Options) -> StampFile | None:
         ) from e
 
 
+def _exists(stamp_file: StampFile) -> bool:
+    try:
+        return stamp_file.exists()
+    except OSError as e:
+        stamp_file.close()
+        raise HelperError(f"cannot look for the stamp {stamp_file.path}: {e.strerror}") from e
+
+
 def run_cleanup(opts: Options, work: Work | None = None) -> int:
     """`cleanup`: `work` is the cleanup itself, by default the backend that opts choose."""
     stamp_file = _reach_stamp(opts)
-    if stamp_file is None or not stamp_file.exists():
+    if stamp_file is None or not _exists(stamp_file):
         if stamp_file is not None:
             stamp_file.close()
         log.info(f"no stamp at {opts.stamp_path}: nothing to clean up")

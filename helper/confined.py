@@ -84,12 +84,12 @@ def open_dir(root: str, directory: str) -> int:
                 if e.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
                 mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
-                what = kind(mode)
-                raise Unsafe(
-                    e.errno,
-                    f"{reached} is {what}; the helper reaches the stamp through none",
-                    reached,
-                ) from None
+                problem = (
+                    "a symbolic link, and the helper follows none below the sysroot"
+                    if stat.S_ISLNK(mode)
+                    else f"{kind(mode)}, not a directory"
+                )
+                raise Unsafe(e.errno, f"{reached} is {problem}", reached) from None
             os.close(fd)
             fd = child
     except BaseException:

@@ -99,6 +99,8 @@ class DirectoryLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError as e:
+            raise HelperError(f"cannot lock {self.directory}: {e.strerror}") from e
         return True
 
     def acquire(self, timeout: float) -> None:

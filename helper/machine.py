@@ -71,7 +71,7 @@ def _stamp_hint(e: OSError, default: str) -> str:
 def mark_hint(err: OSError) -> str:
     """What to do when the stamp cannot be written at shutdown."""
     if isinstance(err, confined.Unsafe):
-        return "remove what is there; the helper only writes a regular file, reached without links"
+        return "every directory of --stamp below the sysroot must be a real directory"
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         return "the filesystem is full; free some space, or run `ostree admin cleanup` by hand"
     if err.errno == errno.EROFS:
@@ -190,6 +190,9 @@ def cleanup(
     started = clock()
     try:
         freed = work()
+        # What the record and the log take from it, checked here: a backend that returns
+        # something else has a bug too.
+        objects, nbytes, backend = int(freed.objects), int(freed.bytes), str(freed.backend)
     except WORK_FAILURES as e:
         reason = str(e) if isinstance(e, HelperError) else f"{type(e).__name__}: {e}"
         return _failed(stamp, recorder, attempt, reason, deployment)
@@ -201,30 +204,27 @@ def cleanup(
             "run with --debug for a traceback and report it",
         ) from e
     seconds = clock() - started
-    done = {
-        "backend": freed.backend,
-        "objects_freed": freed.objects,
-        "bytes_freed": freed.bytes,
+    record: dict[str, object] = {
+        "backend": backend,
+        "objects_freed": objects,
+        "bytes_freed": nbytes,
         "seconds": round(seconds, 3),
+        **deployment,
     }
-    done.update(deployment)
 
     try:
         stamp.remove()
     except OSError as e:
         reason = f"cleanup succeeded but the stamp {stamp.path} cannot be removed: {e.strerror}"
-        recorder.record(state.FAILED, attempt, error=reason, **done)
+        recorder.record(state.FAILED, attempt, error=reason, **record)
         raise HelperError(
             reason, _stamp_hint(e, "its directory must be writable by the cleanup service")
         ) from e
     from .usage import format_bytes  # not on mark's path at shutdown
 
     where = recorder.context.get("repo", stamp.anchor)
-    log.notice(
-        f"freed {freed.objects} objects ({format_bytes(freed.bytes)}) from {where} "
-        f"in {seconds:.1f}s"
-    )
-    recorder.record(state.SUCCESS, attempt, **done)
+    log.notice(f"freed {objects} objects ({format_bytes(nbytes)}) from {where} in {seconds:.1f}s")
+    recorder.record(state.SUCCESS, attempt, **record)
     return 0
 
 

@@ -45,6 +45,9 @@ def write(state_dir: str, record: dict[str, Any]) -> None:
     data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
     dirfd = _open_dir(state_dir)
     try:
+        # Only cleanups write here, one at a time (the stamp directory's lock): what a killed
+        # one left behind is swept by the next.
+        atomic.sweep_temps(dirfd, FILENAME)
         atomic.replace(dirfd, FILENAME, data, 0o644)
     finally:
         os.close(dirfd)

@@ -295,7 +295,9 @@ def format_text(report: dict[str, Any]) -> str:
     if last is None:
         lines.append("last cleanup: none recorded")
     else:
-        summary = f"{last.get('result', '?')} at {last.get('finished', '?')}"
+        # A "started" record has no end yet (running, or killed before it could record one).
+        when = last.get("finished") or last.get("started", "?")
+        summary = f"{last.get('result', '?')} at {when}"
         if "objects_freed" in last:
             summary += (
                 f", freed {last['objects_freed']} objects ({last.get('bytes_freed', 0)} bytes)"

@@ -128,7 +128,8 @@ def test_mark_on_a_full_or_read_only_filesystem(
 ) -> None:
     need_unshare()
     ours = sr.copy_sysroot(built(fixtures_dir, "cheap", **KNOBS), scratch / "ours")
-    mnt = scratch / "mnt"
+    # Inside the sysroot: the helper refuses a stamp anywhere else.
+    mnt = ours.path / "mnt"
     mnt.mkdir()
     result = subprocess.run(
         [
