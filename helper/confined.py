@@ -44,10 +44,11 @@ def kind(mode: int) -> str:
         (stat.S_ISSOCK, "a socket"),
         (stat.S_ISCHR, "a character device"),
         (stat.S_ISBLK, "a block device"),
+        (stat.S_ISREG, "a regular file"),
     ):
         if test(mode):
             return name
-    return "not a regular file"
+    return "of an unknown type"
 
 
 def is_within(root: str, path: str) -> bool:

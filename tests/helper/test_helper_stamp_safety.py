@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helper_support import helper, helper_argv
+from helper_support import helper, helper_argv, need_root
 from plain_support import Work, fields, last_record, options, plain_sysroot, temp_files, use_work
 
 from ostree_autocleanup.helper import cleanup, mark
@@ -156,6 +156,18 @@ def test_mark_replaces_what_is_not_a_regular_file_without_opening_it(box: Box, k
     assert temp_files(box.sysroot) == []
 
 
+@pytest.mark.root
+@pytest.mark.parametrize("command", ["cleanup", "status"])
+def test_a_device_node_at_the_stamp_is_refused(box: Box, command: str) -> None:
+    need_root()
+    os.mknod(box.stamp, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # what /dev/null is
+    result = box.run(command)
+    assert result.returncode == 1
+    assert "it is a character device, not a regular file" in _one_error(result)
+    assert stat.S_ISCHR(os.lstat(box.stamp).st_mode)
+    assert not box.work_ran()
+
+
 def test_mark_does_not_replace_a_directory_and_says_so(box: Box) -> None:
     box.stamp.mkdir()
     result = box.run("mark")
@@ -268,11 +280,15 @@ def test_status_never_reads_through_a_linked_directory(box: Box, depth: int, ins
     assert "hunter2" not in result.stdout + result.stderr
 
 
-def test_a_fifo_on_the_way_is_not_a_directory(box: Box) -> None:
-    os.mkfifo(box.sysroot / "pipe")
-    result = box.run("mark", "--stamp", str(box.sysroot / "pipe" / ".cleanup"))
+@pytest.mark.parametrize("kind", ["FIFO", "regular file"])
+def test_a_file_on_the_way_is_not_a_directory(box: Box, kind: str) -> None:
+    if kind == "FIFO":
+        os.mkfifo(box.sysroot / "thing")
+    else:
+        (box.sysroot / "thing").write_text("")
+    result = box.run("mark", "--stamp", str(box.sysroot / "thing" / ".cleanup"))
     assert result.returncode == 1
-    assert "pipe is a FIFO, not a directory" in _one_error(result)
+    assert f"thing is a {kind}, not a directory" in _one_error(result)
 
 
 @pytest.mark.parametrize("command", ["mark", "cleanup", "status"])
