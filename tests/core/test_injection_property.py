@@ -176,8 +176,14 @@ def test_accepted_values_render_exactly_the_intended_directives(key: str) -> Non
     skip = key.rsplit(".", 1)[1] if key.startswith("sandbox.directives.") else ""
     accepted: list[Any] = []
 
+    # derandomize: the same examples on every run, so the count of accepted values below is a
+    # property of the strategy, not of the run's luck.
     @settings(
-        max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+        max_examples=300,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
     )
     @given(case.values)
     def check(value: Any) -> None:
