@@ -8,8 +8,10 @@ project's own ``ostree-autocleanup install --root`` writes and enables the units
 from __future__ import annotations
 
 import configparser
+import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,15 +23,36 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SITE_PACKAGES = "usr/lib/python3/dist-packages"
 
 
+def _can_build_offline() -> bool:
+    """The running environment's setuptools and wheel can build the project by themselves.
+
+    Both must be importable and setuptools as new as pyproject's build-system asks: a venv that
+    Debian's python3-venv seeded has setuptools 66, which cannot read the SPDX license field.
+    """
+    if not all(importlib.util.find_spec(name) for name in ("setuptools", "wheel")):
+        return False
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    wanted = re.search(r'^requires = \[.*"setuptools>=([0-9.]+)"', pyproject, re.MULTILINE)
+    if wanted is None:
+        return False
+    return _version_tuple(importlib.metadata.version("setuptools")) >= _version_tuple(
+        wanted.group(1)
+    )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
 def build_wheel(outdir: Path) -> Path:
     """A wheel of the working tree.
 
-    Offline with the test environment's setuptools and wheel when it has both (Debian's
-    python3-wheel comes with python3-pip); otherwise pip fetches them into an isolated build.
+    Offline with the test environment's setuptools and wheel when they can build it (the test
+    extra brings both); otherwise pip fetches them into an isolated build.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(outdir)]
-    if all(importlib.util.find_spec(name) for name in ("setuptools", "wheel")):
+    if _can_build_offline():
         args += ["--no-build-isolation", "--no-index"]
     result = subprocess.run([*args, str(REPO_ROOT)], capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -23,6 +23,9 @@ PAYLOAD_FILES = 24
 class System:
     """One test machine: a sysroot image, the project committed into its OS, and its boots."""
 
+    # Size of each random payload file of a release (a subclass may ship bigger releases).
+    payload_file_bytes = 4096
+
     def __init__(self, image: OstreeImage, workdir: Path) -> None:
         self.image = image
         self.workdir = workdir
@@ -77,7 +80,7 @@ class System:
         files = payload / "usr" / "share" / "e2e-payload"
         files.mkdir(parents=True)
         for index in range(PAYLOAD_FILES):
-            (files / f"release-{number}-{index}").write_bytes(os.urandom(4096))
+            (files / f"release-{number}-{index}").write_bytes(os.urandom(self.payload_file_bytes))
         checksum = self.image.commit(
             BRANCH, [f"ref={PROJECT_REF}", f"dir={payload}"], f"release {number}"
         )
