@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -162,8 +163,13 @@ def run_cycle(narrator: Narrator, workdir: Path, systems: list[System]) -> None:
     rootfs = cached_rootfs()
     say(f"Root file system ready: {rootfs}")
 
-    wheel = build_wheel(workdir / "wheel")
-    say(f"Built a wheel of this checkout: {wheel.name}")
+    prebuilt = os.environ.get("OSTREE_AUTOCLEANUP_E2E_WHEEL")
+    if prebuilt:
+        wheel = Path(prebuilt)
+        say(f"Using the wheel OSTREE_AUTOCLEANUP_E2E_WHEEL names: {wheel}")
+    else:
+        wheel = build_wheel(workdir / "wheel")
+        say(f"Built a wheel of this checkout: {wheel.name}")
 
     say(
         "Making the OSTree system: a sparse 4 GiB ext4 image, loop-mounted, with an OSTree sysroot."
