@@ -37,7 +37,7 @@ from support.container import (
     unavailable_reason,
 )
 
-from .project import build_wheel
+from .project import build_wheel, cli_command
 from .system import BRANCH, PAYLOAD_FILES, System
 
 SERVICE = "ostree-autocleanup.service"
@@ -92,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     narrator = Narrator(sys.stdout)
 
     reason = unavailable_reason()
+    if reason is None:
+        try:
+            cli_command()  # installs the units into the image: needed before minutes of work
+        except RuntimeError:
+            reason = (
+                f"no ostree-autocleanup next to {sys.executable}: run it with the venv's "
+                "python after the README's first command (.venv/bin/python tests/see_it_work.py)"
+            )
     if reason is not None:
         sys.stderr.write(f"see_it_work: cannot run here: {reason}\n")
         return 2
