@@ -112,3 +112,12 @@ def test_readme_first_command_runs_verbatim_in_a_fresh_minimal_debian(
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.startswith("runtime ok"), check.stdout
+
+    # No system bus in here (no systemd running): `status` says so in one line, with pystemd
+    # found, not "internal error: ModuleNotFoundError".
+    status = fresh_debian.run_as_root(
+        minimal_root, scratch, [".venv/bin/ostree-autocleanup", "status"], chdir=CHECKOUT
+    )
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert len(status.stderr.strip().splitlines()) == 1, status.stderr
+    assert "bus" in status.stderr and "pystemd" not in status.stderr, status.stderr
