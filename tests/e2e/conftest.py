@@ -1,4 +1,7 @@
-"""Fixtures of the end-to-end suite: one cached rootfs and one wheel per session."""
+"""Fixtures of the end-to-end suite: one cached rootfs per platform and one wheel per session.
+
+Every test that boots a system runs once per platform (support.platforms), its id naming it.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +13,25 @@ from pathlib import Path
 import pytest
 
 from support.container import cached_rootfs, unavailable_reason
+from support.platforms import PLATFORMS, Platform
 
 from .project import build_wheel
 from .system import System
 
 
+@pytest.fixture(scope="session", params=PLATFORMS, ids=[p.id for p in PLATFORMS])
+def platform(request: pytest.FixtureRequest) -> Platform:
+    value: Platform = request.param
+    return value
+
+
 @pytest.fixture(scope="session")
-def rootfs() -> Path:
+def rootfs(platform: Platform) -> Path:
     reason = unavailable_reason()
     if reason is not None:
         pytest.skip(f"end-to-end boots skipped: {reason}")
     _interrupt_on_sigterm()
-    return cached_rootfs()
+    return cached_rootfs(platform)
 
 
 def _interrupt_on_sigterm() -> None:

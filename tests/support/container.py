@@ -1,4 +1,4 @@
-"""A real ostree-booted Debian 12 with systemd as PID 1, under systemd-nspawn.
+"""A real ostree-booted Debian (12 or 13, support.platforms) with systemd as PID 1, under nspawn.
 
 Three layers, each cheap once the first exists:
 - a debootstrap rootfs, already shaped for OSTree (``/etc`` in ``usr/etc``, empty ``/var``, a
@@ -29,7 +29,9 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-SUITE = "bookworm"
+from support.platforms import DEBIAN_12, Platform
+
+SUITE = DEBIAN_12.suite
 VARIANT = "minbase"
 # What the project needs at runtime inside the image: the helper (python3 + libostree through
 # gi), the generator's cold path (yaml, jinja2) and `status` on the live system (pystemd).
@@ -103,7 +105,10 @@ def cache_dir() -> Path:
 
 
 def debian_mirror() -> str:
-    """The Debian mirror the host itself uses, so that CI and offline mirrors keep working."""
+    """The Debian mirror the host itself uses, so that CI and offline mirrors keep working.
+
+    Every platform's suite is fetched from the mirror the host uses for its own.
+    """
     override = os.environ.get("OSTREE_AUTOCLEANUP_E2E_MIRROR")
     if override:
         return override
@@ -126,9 +131,9 @@ def debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def rootfs_key(packages: Sequence[str] = ROOTFS_PACKAGES) -> str:
+def rootfs_key(platform: Platform = DEBIAN_12, packages: Sequence[str] = ROOTFS_PACKAGES) -> str:
     recipe = {
-        "suite": SUITE,
+        "suite": platform.suite,
         "variant": VARIANT,
         "packages": sorted(packages),
         "layout": LAYOUT_VERSION,
@@ -166,26 +171,28 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def cached_rootfs(packages: Sequence[str] = ROOTFS_PACKAGES) -> Path:
-    """The OSTree-shaped Debian rootfs, built once per recipe and then reused.
+def cached_rootfs(
+    platform: Platform = DEBIAN_12, packages: Sequence[str] = ROOTFS_PACKAGES
+) -> Path:
+    """The platform's OSTree-shaped Debian rootfs, built once per recipe and then reused.
 
     Built in a temporary directory next to its final place and renamed into it, so a build that
     is interrupted never leaves something that looks complete.
     """
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    key = rootfs_key(packages)
-    final = cache / f"rootfs-{key}"
+    key = rootfs_key(platform, packages)
+    final = cache / f"rootfs-{platform.id}-{key}"
     if final.is_dir():
         return final
-    with _locked(cache / f"rootfs-{key}.lock"):
+    with _locked(cache / f"{final.name}.lock"):
         if final.is_dir():
             return final
-        for stale in cache.glob(f"rootfs-{key}.tmp-*"):
+        for stale in cache.glob(f"{final.name}.tmp-*"):
             remove_tree(stale)
-        building = cache / f"rootfs-{key}.tmp-{os.getpid()}"
+        building = cache / f"{final.name}.tmp-{os.getpid()}"
         try:
-            _debootstrap(building, packages)
+            _debootstrap(building, platform.suite, packages)
             _shape_for_ostree(building)
             os.rename(building, final)
         finally:
@@ -194,7 +201,7 @@ def cached_rootfs(packages: Sequence[str] = ROOTFS_PACKAGES) -> Path:
     return final
 
 
-def _debootstrap(target: Path, packages: Sequence[str]) -> None:
+def _debootstrap(target: Path, suite: str, packages: Sequence[str]) -> None:
     log = target.with_name(target.name + ".log")
     with open(log, "w") as out:
         result = subprocess.run(
@@ -202,7 +209,7 @@ def _debootstrap(target: Path, packages: Sequence[str]) -> None:
                 "debootstrap",
                 f"--variant={VARIANT}",
                 "--include=" + ",".join(packages),
-                SUITE,
+                suite,
                 str(target),
                 debian_mirror(),
             ],
