@@ -99,6 +99,17 @@ REMOUNT_CAPABILITY = "CAP_SYS_ADMIN"
 REMOUNT_NAMESPACES = "mnt"
 REMOUNT_SYSCALLS = "mount"
 
+# The ostree-cli backend in full mode: since ostree 2025.1 (ostreedev/ostree#3364) an admin
+# command on a booted sysroot refuses to run ("You must be root to perform this command")
+# unless geteuid() is 0 *and* CAP_SYS_ADMIN is in the process's bounding set; it only reads
+# the bounding set (prctl PR_CAPBSET_READ), never uses the capability for a cleanup. So the
+# bounding set holds CAP_SYS_ADMIN, and the process never gets it: with the securebit noroot
+# an exec by root gains no capability for being root, only the ambient ones, which are
+# exactly what full mode needs; -locked and NoNewPrivileges= keep it that way (no file
+# capabilities, no setuid, no way to clear the bit).
+CLI_PRIVILEGE_CHECK = "CAP_SYS_ADMIN"
+CLI_SECURE_BITS = "noroot noroot-locked"
+
 
 def _common(config: Config) -> list[Directive]:
     if not config.sysroot_readonly:
@@ -132,6 +143,10 @@ def defaults(config: Config) -> list[Directive]:
         out.append(("PrivateUsers", "yes"))
     elif config.sysroot_readonly:
         out.append(("CapabilityBoundingSet", f"{FULL_CAPABILITIES} {REMOUNT_CAPABILITY}"))
+    elif config.cleanup.backend == "ostree-cli":
+        out.append(("CapabilityBoundingSet", f"{FULL_CAPABILITIES} {CLI_PRIVILEGE_CHECK}"))
+        out.append(("AmbientCapabilities", FULL_CAPABILITIES))
+        out.append(("SecureBits", CLI_SECURE_BITS))
     else:
         out.append(("CapabilityBoundingSet", FULL_CAPABILITIES))
     return out
