@@ -8,15 +8,17 @@ set (the unit's bounding set before, put back by a drop-in) the cleanup fails wi
 "You must be root" and the stamp stays; with the unit as rendered it frees exactly what
 `ostree admin cleanup` frees, while holding only the capabilities full mode needs.
 Debian 12's ostree 2022.7 checks the UID only; test_cycle.py covers this backend there.
+The Endless OS example, which uses this backend, cleans up on both platforms.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from support.platforms import DEBIAN_13
+from support.platforms import DEBIAN_13, Platform
 
 from .conftest import MakeSystem
 from .system import System
@@ -30,6 +32,9 @@ CAP_LINUX_IMMUTABLE = 9
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
 DROPIN = "90-e2e-privilege.conf"
+ENDLESS = Path(__file__).parents[2] / "examples" / "endless-os.yaml"
+ENDLESS_SERVICE = "eos-updater-autocleanup.service"
+FINALIZE_PATH = "ostree-finalize-staged.path"
 
 
 def next_boot_dropin(system: System, text: str | None) -> None:
@@ -95,3 +100,37 @@ def test_cap_sys_admin_in_the_bounding_set_is_necessary_and_sufficient(
     assert not stamp.exists(), "the cleanup did not clear the stamp" + shutdown_log(system)
     assert objects_before - system.image.objects() == reference
     assert system.image.objects() <= objects_before
+
+
+def test_endless_example_cleans_up_on_both_platforms(
+    make_system: MakeSystem, platform: Platform
+) -> None:
+    system = make_system(ENDLESS.read_text())
+    stamp = system.stamp()
+    system.release(3)
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", container.journal()[-4000:]
+        path = container.show(FINALIZE_PATH, "LoadState", "UnitFileState")
+        # path-unit: auto enables it where the platform's ostree still ships it.
+        if platform.finalize_path_unit:
+            assert path == {"LoadState": "loaded", "UnitFileState": "enabled"}
+        else:
+            assert path["LoadState"] == "not-found"
+        stage(container)
+        assert container.poweroff() == 0
+    assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
+    objects_before = system.image.objects()
+    reference = expected_freed(system)
+    assert reference
+
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", container.journal(ENDLESS_SERVICE)
+        service = container.show(ENDLESS_SERVICE, "ConditionResult", "Result", "UnitFileState")
+        assert service == {
+            "ConditionResult": "yes",
+            "Result": "success",
+            "UnitFileState": "enabled",
+        }, container.journal(ENDLESS_SERVICE)
+        assert container.poweroff() == 0
+    assert not stamp.exists()
+    assert objects_before - system.image.objects() == reference
