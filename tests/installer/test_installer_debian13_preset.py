@@ -28,19 +28,6 @@ PATH_UNIT = "ostree-finalize-staged.path"
 PRESET_DIR = "usr/lib/systemd/system-preset"
 LINKS = "etc/systemd/system"
 
-# The installer's --root=HOST_PATH becomes the same directory as seen inside the chroot.
-_WRAPPER = """#!/bin/sh
-base='{base}'
-echo "$*" >> '{calls}'
-for arg do
-    shift
-    case $arg in --root="$base"/*) arg="--root=${{arg#--root=$base}}" ;; esac
-    set -- "$@" "$arg"
-done
-exec unshare --mount --propagation private -- chroot "$base" /usr/bin/systemctl "$@"
-"""
-
-
 @pytest.fixture
 def debian_13() -> Era:
     _id, era, why = eras()[1]
@@ -62,9 +49,7 @@ def root_and_calls(
         bin_dir = tmp_path / "bin"
         bin_dir.mkdir()
         calls = tmp_path / "systemctl-calls"
-        wrapper = bin_dir / "systemctl"
-        wrapper.write_text(_WRAPPER.format(base=debian_13.base, calls=calls))
-        wrapper.chmod(0o755)
+        debian_13.put_on_path(bin_dir, "systemctl", calls)
         monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
         yield root, calls
 

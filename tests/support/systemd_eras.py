@@ -19,6 +19,7 @@ import functools
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -62,6 +63,25 @@ class Era:
         parent = self.base / "tmp" if self.prefix else None
         with tempfile.TemporaryDirectory(dir=parent, prefix="oac-era-") as directory:
             yield Path(directory)
+
+    def put_on_path(self, bin_dir: Path, program: str, log: Path | None = None) -> None:
+        """A ``program`` script in ``bin_dir`` that runs this era's own (through ``prefix``),
+        rewriting ``--root=`` paths under ``base`` to what it sees, so that code calling the
+        program by name (the installer, verify) uses this era's; ``log`` records each call."""
+        record = f"echo \"$*\" >> {shlex.quote(str(log))}\n" if log else ""
+        base = shlex.quote(str(self.base))
+        script = bin_dir / program
+        script.write_text(
+            "#!/bin/sh\n"
+            f"{record}base={base}\n"
+            "for arg do\n"
+            "    shift\n"
+            '    case $arg in --root="$base"/*) arg="--root=${arg#--root=$base}" ;; esac\n'
+            '    set -- "$@" "$arg"\n'
+            "done\n"
+            f'exec {shlex.join([*self.prefix, program])} "$@"\n'
+        )
+        script.chmod(0o755)
 
     # --- time spans -----------------------------------------------------------------------
 
