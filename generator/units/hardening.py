@@ -152,6 +152,29 @@ def defaults(config: Config) -> list[Directive]:
     return out
 
 
+def _ambient(bounding: list[str]) -> str | None:
+    """The capabilities of the bounding set lines ``bounding``, CAP_SYS_ADMIN left out; None
+    for an inverted (~) set, whose members are not listed."""
+    caps: list[str] = []
+    for value in bounding:
+        if not value:
+            caps = []  # an empty line resets the set
+        elif value.startswith("~"):
+            return None
+        else:
+            caps += [cap for cap in value.split() if cap not in caps]
+    return " ".join(cap for cap in caps if cap != CLI_PRIVILEGE_CHECK)
+
+
 def directives(config: Config) -> list[Directive]:
     """The [Service] sandbox directives for ``config``, in a stable order."""
-    return overrides.apply(defaults(config), config.sandbox.directives)
+    out = overrides.apply(defaults(config), config.sandbox.directives)
+    overridden = {name for name, _values in config.sandbox.directives}
+    if "AmbientCapabilities" in overridden or not any(n == "AmbientCapabilities" for n, _ in out):
+        return out
+    # Under noroot the commands hold only their ambient capabilities: an override of the
+    # bounding set (adding CAP_DAC_OVERRIDE, say) must reach them as it would without it.
+    ambient = _ambient([value for name, value in out if name == "CapabilityBoundingSet"])
+    if ambient is None:
+        return out
+    return [(n, ambient if n == "AmbientCapabilities" else v) for n, v in out]

@@ -153,3 +153,34 @@ def test_sysroot_readonly_adds_the_flag_and_only_the_remount_allowances(tmp_path
         for key in set(plain) | set(ours):
             if key not in changed | {"PrivateUsers"}:
                 assert ours.get(key) == plain.get(key), key
+
+
+def test_ostree_cli_full_mode_bounds_cap_sys_admin_and_holds_only_its_ambient_caps(
+    tmp_path: Path,
+) -> None:
+    """ostree 2025.1's check wants CAP_SYS_ADMIN in the bounding set; noroot keeps it there."""
+    helper = _service(tmp_path, "version: 1\n")
+    cli = _service(tmp_path, "version: 1\ncleanup:\n  backend: ostree-cli\n")
+    needed = "CAP_SYS_PTRACE CAP_LINUX_IMMUTABLE"
+    assert helper["CapabilityBoundingSet"] == [needed]
+    assert "SecureBits" not in helper and "AmbientCapabilities" not in helper
+    assert cli["CapabilityBoundingSet"] == [f"{needed} CAP_SYS_ADMIN"]
+    assert cli["AmbientCapabilities"] == [needed]
+    assert cli["SecureBits"] == ["noroot noroot-locked"]
+    assert cli["NoNewPrivileges"] == ["yes"]
+    prune = _service(tmp_path, "version: 1\ncleanup:\n  mode: prune\n  backend: ostree-cli\n")
+    assert prune["CapabilityBoundingSet"] == [""]
+    assert "SecureBits" not in prune and "AmbientCapabilities" not in prune
+    # An override of the bounding set reaches the commands through their ambient set.
+    widened = _service(
+        tmp_path,
+        "version: 1\ncleanup:\n  backend: ostree-cli\nsandbox:\n  directives:\n"
+        f"    CapabilityBoundingSet: {needed} CAP_DAC_OVERRIDE CAP_SYS_ADMIN\n",
+    )
+    assert widened["AmbientCapabilities"] == [f"{needed} CAP_DAC_OVERRIDE"]
+    own = _service(
+        tmp_path,
+        "version: 1\ncleanup:\n  backend: ostree-cli\nsandbox:\n  directives:\n"
+        "    AmbientCapabilities: CAP_SYS_PTRACE\n",
+    )
+    assert own["AmbientCapabilities"] == ["CAP_SYS_PTRACE"]
