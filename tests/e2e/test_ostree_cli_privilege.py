@@ -134,3 +134,26 @@ def test_endless_example_cleans_up_on_both_platforms(
         assert container.poweroff() == 0
     assert not stamp.exists()
     assert objects_before - system.image.objects() == reference
+
+
+@pytest.mark.parametrize("platform", [DEBIAN_13], ids=[DEBIAN_13.id], indirect=True)
+def test_prune_mode_needs_no_capability_on_ostree_2025(make_system: MakeSystem) -> None:
+    """`ostree prune` makes no privilege check: prune mode keeps an empty bounding set."""
+    system = make_system("version: 1\ncleanup:\n  mode: prune\n  backend: ostree-cli\n")
+    stamp = system.stamp()
+    system.release(3)
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        stage(container)
+        assert container.poweroff() == 0
+    assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
+    objects_before = system.image.objects()
+    reference = expected_freed(system)
+
+    with system.boot() as container:
+        assert container.wait_until_booted() == "running", diagnose(container)
+        service = container.show(SERVICE, "Result", "CapabilityBoundingSet", "PrivateUsers")
+        assert service == {"Result": "success", "CapabilityBoundingSet": "", "PrivateUsers": "yes"}
+        assert container.poweroff() == 0
+    assert not stamp.exists()
+    assert objects_before - system.image.objects() == reference
