@@ -68,7 +68,7 @@ class Era:
         """A ``program`` script in ``bin_dir`` that runs this era's own (through ``prefix``),
         rewriting ``--root=`` paths under ``base`` to what it sees, so that code calling the
         program by name (the installer, verify) uses this era's; ``log`` records each call."""
-        record = f"echo \"$*\" >> {shlex.quote(str(log))}\n" if log else ""
+        record = f'echo "$*" >> {shlex.quote(str(log))}\n' if log else ""
         base = shlex.quote(str(self.base))
         script = bin_dir / program
         script.write_text(
