@@ -44,6 +44,9 @@ def root_and_calls(
     """An image root of Debian 13's units and presets, and the log of systemctl calls."""
     with debian_13.root() as root:
         shutil.copytree(debian_13.base / PRESET_DIR, root / PRESET_DIR)
+        # As image builds that enable only what a preset names do (Fedora's policy): our unit is
+        # then enabled because our preset says so, not by systemctl's default.
+        (root / PRESET_DIR / "99-default-disable.preset").write_text("disable *\n")
         (root / "etc").mkdir()
         for name in ("bin", "sbin", "lib"):
             os.symlink(f"usr/{name}", root / name)
