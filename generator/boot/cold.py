@@ -33,7 +33,9 @@ def config_entries(config: Config) -> Entries:
         rel: (FILE, text.encode()) for rel, text in render_units(config, source_path).items()
     }
     for target in config.install.wanted_by.split():
-        entries[f"{target}.wants/{config.unit_name}"] = (LINK, f"../{config.unit_name}".encode())
+        # With scheduling.delay the target pulls in the timer, which starts the service.
+        unit = config.enabled_unit
+        entries[f"{target}.wants/{unit}"] = (LINK, f"../{unit}".encode())
     return entries
 
 

@@ -158,6 +158,8 @@ def verify(
         exec_paths = {
             unit: _exec_binaries(_read(os.path.join(unit_dir, unit))) for unit in to_verify
         }
+        if config.scheduling.delayed:
+            to_verify.append(config.timer_name)  # runs nothing itself: no Exec lines
         # The sandbox each of our programs runs in: the cleanup service's as rendered, the
         # finalize unit's own for the stamp command of the drop-in.
         sandboxes = {

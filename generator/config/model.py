@@ -27,6 +27,15 @@ class SchedulingConfig(NamedTuple):
     io_class: str
     cpu_policy: str
     nice: int
+    on_battery: str = "run"  # defer: ConditionACPower=true
+    delay: str = "0"  # a systemd time span; not zero: the timer starts the cleanup
+
+    @property
+    def delayed(self) -> bool:
+        """Whether a timer starts the cleanup (a delay that systemd reads as more than 0)."""
+        from .timespan import parse
+
+        return parse(self.delay) > 0
 
 
 class SandboxConfig(NamedTuple):
@@ -62,6 +71,15 @@ class Config(NamedTuple):
     @property
     def dropin_name(self) -> str:
         return f"{self.install.preset_priority:02d}-{self.name}-autocleanup.conf"
+
+    @property
+    def timer_name(self) -> str:
+        return f"{self.name}-autocleanup.timer"
+
+    @property
+    def enabled_unit(self) -> str:
+        """The unit the preset enables and install.wanted-by pulls in: the timer when delayed."""
+        return self.timer_name if self.scheduling.delayed else self.unit_name
 
     @property
     def preset_name(self) -> str:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple, Union
 
-from . import directives, filenames, unitsafe
+from . import directives, filenames, timespan, unitsafe
 from .scalars import Number, decimal, misreading
 
 CONFIG_VERSION = 1
@@ -287,8 +287,9 @@ class TimeSpan(Kind):
     text it was written as: ``timeout: 90`` is ``TimeoutStartSec=90``, as systemd reads it.
     """
 
-    def __init__(self, minimum: int = 1) -> None:
+    def __init__(self, minimum: int = 1, finite: bool = False) -> None:
         self.minimum = minimum
+        self.finite = finite
 
     def parse(self, value: object) -> str:
         number = value if isinstance(value, Number) else None
@@ -298,6 +299,8 @@ class TimeSpan(Kind):
             value = str(value)
         text = _need_str(value)
         problem = unitsafe.timespan_problem(text, self.minimum)
+        if problem is None and self.finite and timespan.parse(text) == timespan.USEC_INFINITY:
+            problem = ("is not a finite time span", "the timer would never elapse")
         if problem:
             message, hint = problem
             reading = misreading(number) if number is not None else None
@@ -310,6 +313,8 @@ class TimeSpan(Kind):
         return {"type": ["string", "integer"]}
 
     def describe(self) -> str:
+        if self.finite:
+            return "systemd time span (`0`, `90s`, `15min`)"
         return "systemd time span (`30min`, `1h 30min`, `infinity`)"
 
 
@@ -455,6 +460,25 @@ SETTINGS: tuple[Setting, ...] = (
         "CPUSchedulingPolicy= of the cleanup.",
     ),
     Setting("scheduling.nice", Integer(-20, 19), 19, "Nice= level of the cleanup."),
+    # When the cleanup starts (issue 15): kept apart from the settings of how it runs.
+    Setting(
+        "scheduling.on-battery",
+        Choice("run", "defer"),
+        "run",
+        "defer: the cleanup runs only on AC power (ConditionACPower=true; a system that knows "
+        "of no AC connector counts as on AC power). On battery the stamp stays and the first "
+        "boot on AC power cleans up; the retry limit counts only boots where it ran.",
+    ),
+    Setting(
+        "scheduling.delay",
+        TimeSpan(minimum=0, finite=True),
+        "0",
+        "How long after boot the cleanup starts. 0: as soon as the boot allows, pulled in by "
+        "install.wanted-by. Anything longer: NAME-autocleanup.timer with OnBootSec= (counted "
+        "from the start of the container in a container) starts the cleanup; the preset "
+        "enables the timer, install.wanted-by pulls in the timer instead of the service, and "
+        "the stamp decides as before whether there is anything to do.",
+    ),
     Setting(
         "sandbox.read-write-paths",
         PathList(),

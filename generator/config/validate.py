@@ -234,6 +234,8 @@ def _assemble(v: dict[str, Any], origins: tuple[str, ...]) -> Config:
             io_class=v["scheduling.io-class"],
             cpu_policy=v["scheduling.cpu-policy"],
             nice=v["scheduling.nice"],
+            on_battery=v["scheduling.on-battery"],
+            delay=v["scheduling.delay"],
         ),
         sandbox=SandboxConfig(
             read_write_paths=tuple(v["sandbox.read-write-paths"]),

@@ -34,12 +34,13 @@ def ships_unit(root: Root, name: str) -> bool:
 
 
 def units_to_enable(config: Config, root: Root, static_units: bool) -> list[str]:
-    """Our unit (unless the generator makes it at boot) and the finalize path unit if needed.
+    """Our unit, or its timer with scheduling.delay (unless the generator makes them at boot),
+    and the finalize path unit if needed.
 
     ostree-finalize-staged.path was removed in ostree 2025.2: with ``path-unit: auto`` it is
     enabled only where the root still ships it; ``yes`` insists and fails where it is missing.
     """
-    units = [config.unit_name] if static_units else []
+    units = [config.enabled_unit] if static_units else []
     mode = config.finalize.path_unit
     if mode == "no":
         return units

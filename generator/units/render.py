@@ -27,6 +27,7 @@ PRESET_DIR = "usr/lib/systemd/system-preset"
 SERVICE_TEMPLATE = "autocleanup.service.j2"
 DROPIN_TEMPLATE = "finalize-dropin.conf.j2"
 PRESET_TEMPLATE = "autocleanup.preset.j2"
+TIMER_TEMPLATE = "autocleanup.timer.j2"
 
 
 class RenderError(Exception):
@@ -92,18 +93,22 @@ def _context(config: Config, source_path: str | None) -> dict[str, Any]:
 
 
 def render_units(config: Config, source_path: str | None = None) -> dict[str, str]:
-    """The unit and the finalize drop-in, keyed by path relative to a unit directory.
+    """The unit, the finalize drop-in and, with scheduling.delay, the timer, keyed by path
+    relative to a unit directory.
 
     ``source_path`` sets SourcePath=, which generators use to name the file they read.
     """
     env = environment()
     context = _context(config, source_path)
-    return {
+    units = {
         config.unit_name: env.get_template(SERVICE_TEMPLATE).render(context),
         f"{config.finalize.unit}.d/{config.dropin_name}": env.get_template(DROPIN_TEMPLATE).render(
             context
         ),
     }
+    if config.scheduling.delayed:
+        units[config.timer_name] = env.get_template(TIMER_TEMPLATE).render(context)
+    return units
 
 
 def render_preset(config: Config) -> str:

@@ -27,7 +27,8 @@ class ConfigVerifier:
         self.root = root
 
     def verify(self, config: Config) -> subprocess.CompletedProcess[str]:
-        """systemd-analyze verify of the cleanup unit and the finalize unit with our drop-in."""
+        """systemd-analyze verify of the cleanup unit (and its timer, with scheduling.delay)
+        and the finalize unit with our drop-in."""
         made: list[Path] = []
         try:
             for rel, text in render(config).items():
@@ -52,7 +53,10 @@ class ConfigVerifier:
                     stub.parent.mkdir(parents=True, exist_ok=True)
                     stub.write_text("#!/bin/sh\nexit 0\n")
                     stub.chmod(0o755)
-            return self.era.verify_root(self.root, config.unit_name, config.finalize.unit)
+            units = [config.unit_name, config.finalize.unit]
+            if config.scheduling.delayed:
+                units.append(config.timer_name)
+            return self.era.verify_root(self.root, *units)
         finally:
             for path in sorted(set(made), key=lambda p: len(p.parts), reverse=True):
                 if path.is_dir() and not path.is_symlink():
