@@ -84,6 +84,11 @@ CASES = {
         ),
         "vendor",
     ),
+    "etc-delay": (
+        "",
+        ("etc/ostree-autocleanup/config.d/10-delay.yaml", "version: 1\nscheduling:\n  delay: 5s\n"),
+        "ostree",
+    ),
 }
 
 
@@ -96,9 +101,10 @@ def test_systemd_loads_the_generated_units_cleanly(image: Image, upstream: Path,
         if rel.endswith("/config.yaml"):
             text = image.config_text(text)
         image.write(rel, text)
-    result = verify(
-        image, upstream, f"{name}-autocleanup.service", "ostree-finalize-staged.service"
-    )
+    units = [f"{name}-autocleanup.service", "ostree-finalize-staged.service"]
+    if "delay" in case:
+        units.append(f"{name}-autocleanup.timer")
+    result = verify(image, upstream, *units)
     assert (result.returncode, result.stderr) == (0, "")
 
 
