@@ -63,8 +63,8 @@ def booted(container: Container) -> None:
     state = container.wait_until_booted()
     failed = container.run(["systemctl", "list-units", "--failed", "--plain", "--no-legend"])
     ours = [line for line in failed.stdout.splitlines() if "autocleanup" in line]
-    why = f"{state}: {failed.stdout}{diagnose(container)}"
-    assert state in ("running", "degraded") and not ours, why
+    ok = state in ("running", "degraded") and not ours
+    assert ok, f"{state}: {failed.stdout}{diagnose(container)}"
     assert container.monotonic("multi-user.target", "ActiveEnterTimestampMonotonic") > 0
 
 
