@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from ...helper.version import VERSION
-from ..config.layering import find_config_files, host_path
-from ..config.load import load_config
+from ..config.layering import host_path
+from ..config.load import config_from_inputs, read_config_inputs
 from ..config.model import Config
 from ..units.render import environment, render_units
-from .entries import FILE, LINK, TEMPLATE_CACHE_DIR, read_inputs
+from .entries import FILE, LINK, TEMPLATE_CACHE_DIR
 
 if TYPE_CHECKING:
     from .entries import Entries, Inputs
@@ -95,10 +95,13 @@ def render_root(root: str) -> tuple[Inputs, Entries] | None:
     None when there is no config file at all: with nothing installed there is nothing to do.
     Raises ConfigErrors for a bad config, before anything is written anywhere.
     """
-    files = find_config_files(root or None)
-    if not files:
+    # Read once: the inputs that key the output are the very bytes it was rendered from, also
+    # when a file changes meanwhile (a record keyed on newer bytes would be stale).
+    read = read_config_inputs((), root or None)
+    if not read:
         return None
     # Sources are named as the booted system sees them (root taken off), so that output
     # rendered into an image at install time and output rendered at boot are identical.
-    config = load_config(root=root or None)
-    return read_inputs(root, files), config_entries(config)
+    config = config_from_inputs(read)
+    inputs: Inputs = [(i.name, i.data or b"") for i in read]
+    return inputs, config_entries(config)

@@ -29,6 +29,15 @@ DATA_PATH = DATA_DIR + "/precomputed"
 UNITS_ARCHIVE = DATA_DIR + "/units.tar"
 TEMPLATE_CACHE_DIR = DATA_DIR + "/templates"
 
+# The boot script `install --generator` writes (boot/image.py).
+GENERATOR_PATH = "/usr/lib/systemd/system-generators/ostree-autocleanup-generator"
+
+# The output rendered for an admin's override, recorded after a boot that had to render it
+# (boot/record.py), in the precomputed-data format. In /etc, beside the override: the generator
+# runs before /var may be mounted, while /etc is there (it holds the override itself). A hidden
+# name, which the config loader never reads.
+RECORD_PATH = "/etc/ostree-autocleanup/.generator-record"
+
 DATA_MAGIC = b"ostree-autocleanup generator data 1\n"
 
 

@@ -35,13 +35,19 @@ from ..config.model import Config
 from ..errors import Failure
 from ..rootfs import Root
 from .cold import compiled_templates, render_root
-from .entries import DATA_PATH, LINK, TEMPLATE_CACHE_DIR, UNITS_ARCHIVE, encode_data
+from .entries import (
+    DATA_PATH,
+    GENERATOR_PATH,
+    LINK,
+    TEMPLATE_CACHE_DIR,
+    UNITS_ARCHIVE,
+    encode_data,
+)
 from .log import PROGRAM
 
 if TYPE_CHECKING:
     from .entries import Entries
 
-GENERATOR_PATH = f"/usr/lib/systemd/system-generators/{PROGRAM}"
 SHIPPED_DIR = CONFIG_DIRS[-1]
 DEFAULT_PYTHON = "/usr/bin/python3"
 FILE_MODE = 0o644

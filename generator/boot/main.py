@@ -27,6 +27,7 @@ import sys
 from ..config.layering import find_config_files, host_path
 from .entries import (
     DATA_PATH,
+    RECORD_PATH,
     DataError,
     decode_data,
     format_entries,
@@ -60,10 +61,14 @@ CLI_SPEC: dict[str, Any] = {
         "SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TARGET are honoured.\n\n"
         "When the configuration files are the ones `ostree-autocleanup install --generator` "
         "rendered, the units rendered then are used; with no override in /etc or /run, the "
-        "installed generator does not even start Python. OSTREE_AUTOCLEANUP_ROOT=DIR reads "
-        "every configuration and data file under DIR instead of /, like --root."
+        "installed generator does not even start Python. A boot that had to render the units "
+        "for an override in /etc also generates ostree-autocleanup-generator-record.service, "
+        "which runs --record once /etc is writable: the next boot uses the recorded units for "
+        "as long as the configuration files stay byte for byte the same. "
+        "OSTREE_AUTOCLEANUP_ROOT=DIR reads every configuration and data file under DIR instead "
+        "of /, like --root."
     ),
-    "usage": ["NORMAL_DIR [EARLY_DIR LATE_DIR]", "--dry-run [--root DIR]"],
+    "usage": ["NORMAL_DIR [EARLY_DIR LATE_DIR]", "--dry-run [--root DIR]", "--record [--root DIR]"],
     "arguments": [
         {"name": "NORMAL_DIR", "help": "where the units are written"},
         {"name": "EARLY_DIR", "help": "not written to; systemd passes it", "optional": True},
@@ -71,6 +76,11 @@ CLI_SPEC: dict[str, Any] = {
     ],
     "options": [
         {"flags": ["--dry-run"], "help": "print what would be generated, write nothing"},
+        {
+            "flags": ["--record"],
+            "help": f"render the configuration and record the units in {RECORD_PATH} for "
+            "the next boot (run by a unit after a boot that had to render them)",
+        },
         {"flags": ["--root"], "metavar": "DIR", "help": "read the configuration under DIR"},
         {"flags": ["-h", "--help"], "help": "show this help and exit"},
         {"flags": ["--version"], "help": "print the version and exit"},
@@ -111,6 +121,7 @@ class GeneratorArgs:
     def __init__(self) -> None:
         self.dirs: list[str] = []
         self.dry_run = False
+        self.record = False
         self.root = ""
         self.show = ""  # "help" or "version": print that and do nothing else
 
@@ -133,6 +144,8 @@ def parse_args(args: list[str]) -> GeneratorArgs:
             break
         if arg == "--dry-run":
             options.dry_run = True
+        elif arg == "--record":
+            options.record = True
         elif arg == "--root" or arg.startswith("--root="):
             if arg == "--root":
                 if not rest:
@@ -148,7 +161,10 @@ def parse_args(args: list[str]) -> GeneratorArgs:
             raise ArgvError(f"unknown option {arg}")
         else:
             options.dirs.append(arg)
-    if options.dry_run:
+    if options.record:
+        if options.dry_run or options.dirs:
+            raise ArgvError("--record takes no directories and no --dry-run")
+    elif options.dry_run:
         if len(options.dirs) not in (0, 1, 3):
             raise ArgvError(
                 f"expected 0, 1 or 3 directories with --dry-run, got {len(options.dirs)}"
@@ -171,32 +187,50 @@ def in_initrd(root: str) -> bool:
 
 
 def warm_entries(root: str, files: list[str], log: Log) -> Entries | None:
-    """The precomputed output, when it was rendered from exactly these config files; else None."""
-    try:
-        with open(host_path(DATA_PATH, root or None), "rb") as f:
-            blob = f.read()
-    except FileNotFoundError:
-        log.debug(f"no precomputed data at {DATA_PATH}; rendering")
-        return None
-    try:
-        version, inputs, entries = decode_data(blob)
-    except DataError as e:
-        log.warning(f"{DATA_PATH}: {e}; rendering")
-        return None
-    from ...helper.version import VERSION
+    """The output rendered before from exactly these config files: at install time (the
+    precomputed data) or after an earlier boot (the record of an override); else None."""
+    current: list[tuple[str, bytes]] | None = None  # read once, when there is data to compare
+    for path, what in ((DATA_PATH, "precomputed data"), (RECORD_PATH, "recorded units")):
+        try:
+            with open(host_path(path, root or None), "rb") as f:
+                blob = f.read()
+        except FileNotFoundError:
+            log.debug(f"no {what} at {path}")
+            continue
+        try:
+            version, inputs, entries = decode_data(blob)
+        except DataError as e:
+            # The record is tried after the precomputed data, so "rendering" may not follow.
+            later = path == DATA_PATH and os.path.exists(host_path(RECORD_PATH, root or None))
+            log.warning(f"{path}: {e}; {'not used' if later else 'rendering'}")
+            continue
+        from ...helper.version import VERSION
 
-    if version != VERSION:
-        log.debug(f"precomputed data is from version {version}, this is {VERSION}; rendering")
-        return None
-    if read_inputs(root, files) != inputs:
-        log.debug("config differs from the one rendered at install time; rendering")
-        return None
-    log.debug("config unchanged since install; using the precomputed units")
-    return entries
+        if version != VERSION:
+            log.debug(f"{what} is from version {version}, this is {VERSION}")
+            continue
+        if current is None:
+            current = read_inputs(root, files)
+        if current != inputs:
+            if path == DATA_PATH:
+                log.debug("config differs from the one rendered at install time")
+            else:
+                log.debug(f"config differs from the one recorded in {RECORD_PATH}")
+            continue
+        if path == DATA_PATH:
+            log.debug("config unchanged since install; using the precomputed units")
+        else:
+            log.debug(f"config unchanged since it was recorded; using {RECORD_PATH}")
+        return entries
+    log.debug("rendering")
+    return None
 
 
-def cold_entries(root: str, log: Log) -> Entries | None:
-    """The rendered output; None after logging every problem when the config is bad."""
+def cold_entries(root: str, log: Log, record: bool = False) -> Entries | None:
+    """The rendered output; None after logging every problem when the config is bad.
+
+    ``record``: add the unit that records this output for the next boot, where that helps.
+    """
     # hashlib (imported by jinja2 for its template cache checksums) initialises OpenSSL when it
     # can, which costs milliseconds; its built-in SHA-1 is all that the templates need here.
     if "hashlib" not in sys.modules:
@@ -212,7 +246,15 @@ def cold_entries(root: str, log: Log) -> Entries | None:
             log.error(str(error))
         log.error("invalid configuration; no units generated")
         return None
-    return {} if rendered is None else rendered[1]
+    if rendered is None:
+        return {}
+    entries = rendered[1]
+    if record:
+        from .record import record_unit_entries, wants_record
+
+        if wants_record(root):
+            entries = {**entries, **record_unit_entries(entries)}
+    return entries
 
 
 def run(args: list[str], log: Log) -> int:
@@ -230,7 +272,7 @@ def run(args: list[str], log: Log) -> int:
         sys.stdout.write(f"{PROGRAM} {VERSION}\n")
         return 0
     root = (options.root or os.environ.get(ROOT_ENV, "")).rstrip("/")
-    if options.dry_run:
+    if options.dry_run or options.record:
         # An admin at a terminal, not systemd at boot: talk to them, not to the kernel log.
         log.target = "console"
     if not root:
@@ -252,6 +294,14 @@ def run(args: list[str], log: Log) -> int:
 
 def generate(options: GeneratorArgs, root: str, log: Log) -> int:
     """Write (or, with --dry-run, print) the units for the config under ROOT ("" is /)."""
+    if options.record:
+        from .record import save_record
+
+        try:
+            return save_record(root, log)
+        except OSError as e:
+            log.error(f"{e.filename or RECORD_PATH}: {e.strerror or e}; nothing recorded")
+            return 1
     if not options.dry_run and in_initrd(root):
         log.debug("running in the initrd; nothing to do")
         return 0
@@ -260,7 +310,9 @@ def generate(options: GeneratorArgs, root: str, log: Log) -> int:
         log.debug("no configuration in /etc, /run or /usr/lib; nothing to do")
         return 0
     try:
-        entries = warm_entries(root, files, log) or cold_entries(root, log)
+        entries = warm_entries(root, files, log) or cold_entries(
+            root, log, record=not options.dry_run
+        )
     except OSError as e:
         log.error(f"{e.filename}: {e.strerror or e}; no units generated")
         return 1

@@ -98,9 +98,12 @@ def test_etc_override_is_rendered(image: Image) -> None:
     result = image.generate(SYSTEMD_LOG_LEVEL="debug")
     assert result.returncode == 0, result.stderr
     assert "config differs from the one rendered at install time" in result.stderr
+    # Rendered at boot: also the unit that records the result for the next boot (test_record).
     assert sorted(result.tree) == [
         "acme-autocleanup.service",
         "multi-user.target.wants/acme-autocleanup.service",
+        "multi-user.target.wants/ostree-autocleanup-generator-record.service",
+        "ostree-autocleanup-generator-record.service",
         "ostree-finalize-staged.service.d/50-acme-autocleanup.conf",
     ]
     unit = result.tree["acme-autocleanup.service"][1].decode()

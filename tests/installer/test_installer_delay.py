@@ -57,7 +57,9 @@ def test_dropping_the_delay_removes_the_timer_and_enables_the_service(
     image_root: Path, delay_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = tree_state(image_root)
-    assert run_cli(capsys, "install", "--root", str(image_root), "-c", str(delay_config)).status == 0
+    assert (
+        run_cli(capsys, "install", "--root", str(image_root), "-c", str(delay_config)).status == 0
+    )
     result = run_cli(capsys, "install", "--root", str(image_root))
     assert result.status == 0, result.err
     assert not (image_root / TIMER).exists()
