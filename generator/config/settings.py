@@ -505,7 +505,8 @@ SETTINGS: tuple[Setting, ...] = (
         "install.wanted-by",
         UnitName(".target", directory=".wants"),
         "multi-user.target",
-        "Target that pulls in the cleanup at boot (WantedBy=). The target does not wait for it.",
+        "Target that pulls in the cleanup at boot (WantedBy=), or its timer with "
+        "scheduling.delay. The target does not wait for it.",
     ),
     Setting(
         "install.preset-priority",
