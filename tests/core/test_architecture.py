@@ -214,9 +214,14 @@ def _imported(stderr: str) -> set[str]:
     return names
 
 
-def test_the_warm_path_imports_no_yaml_or_jinja2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["precomputed", "recorded"])
+def test_the_warm_path_imports_no_yaml_or_jinja2(tmp_path: Path, source: str) -> None:
     image = make_image(tmp_path)
     image.install()
+    if source == "recorded":
+        # An override in /etc, recorded after the boot that rendered it (boot/record.py).
+        image.write("etc/ostree-autocleanup/config.yaml", image.config_text("name: acme\n"))
+        assert image.run("--record").returncode == 0
     out = tmp_path / "out"
     for sub in ("normal", "early", "late"):
         (out / sub).mkdir(parents=True)
@@ -235,7 +240,9 @@ def test_the_warm_path_imports_no_yaml_or_jinja2(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "using the precomputed units" in result.stderr  # the warm path, not the cold one
+    # The warm path, not the cold one.
+    expected = {"precomputed": "using the precomputed units", "recorded": "recorded; using"}
+    assert expected[source] in result.stderr
     assert any((out / "normal").iterdir())
     names = _imported(result.stderr)
     ours = {n for n in names if n.startswith("ostree_autocleanup")}
