@@ -122,6 +122,27 @@ def is_enabled(root: Path, unit: str) -> str:
     return systemctl(root, "is-enabled", unit).stdout.strip()
 
 
+GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
+
+
+def run_installed_generator(root: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the generator `install --generator` put into ROOT as systemd runs it, into fresh
+    output directories under OUT; the result and the normal directory."""
+    dirs = [out / name for name in ("normal", "early", "late")]
+    for directory in dirs:
+        directory.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYSTEMD_")}
+    env["OSTREE_AUTOCLEANUP_ROOT"] = str(root)
+    generated = subprocess.run(
+        [str(root / GENERATOR), *map(str, dirs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    return generated, dirs[0]
+
+
 def temporaries(root: Path) -> list[str]:
     return [
         os.path.join(d, n)

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from installer_support import MANIFEST, UNIT, is_enabled, run_cli, systemctl, tree_state
+from installer_support import (
+    MANIFEST,
+    UNIT,
+    is_enabled,
+    run_cli,
+    run_installed_generator,
+    systemctl,
+    tree_state,
+)
 
 TIMER = "usr/lib/systemd/system/ostree-autocleanup.timer"
-GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
 WANTS = "etc/systemd/system/multi-user.target.wants"
 
 
@@ -76,20 +82,8 @@ def test_the_generator_writes_the_timer_and_links_it_instead_of_the_service(
     result = run_cli(capsys, *args)
     assert result.status == 0, result.err
     assert not (image_root / TIMER).exists()  # generated at boot, not shipped
-    dirs = [tmp_path / "out" / name for name in ("normal", "early", "late")]
-    for directory in dirs:
-        directory.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYSTEMD_")}
-    env["OSTREE_AUTOCLEANUP_ROOT"] = str(image_root)
-    generated = subprocess.run(
-        [str(image_root / GENERATOR), *map(str, dirs)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    generated, normal = run_installed_generator(image_root, tmp_path / "out")
     assert (generated.returncode, generated.stderr) == (0, "")
-    normal = dirs[0]
     assert "OnBootSec=5min\n" in (normal / "ostree-autocleanup.timer").read_text()
     assert "\nWantedBy=" not in (normal / "ostree-autocleanup.service").read_text()
     wants = sorted(os.listdir(normal / "multi-user.target.wants"))

@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from installer_support import MANIFEST, UNIT, is_enabled, run_cli, tree_state
+from installer_support import (
+    MANIFEST,
+    UNIT,
+    is_enabled,
+    run_cli,
+    run_installed_generator,
+    tree_state,
+)
 
 GENERATOR = "usr/lib/systemd/system-generators/ostree-autocleanup-generator"
 SHIPPED_CONFIG = "usr/lib/ostree-autocleanup/config.yaml"
@@ -90,20 +97,8 @@ def test_the_installed_generator_runs_and_makes_the_configured_unit(
         capsys, "install", "--generator", "--root", str(image_root), "-c", str(other_config)
     )
     assert result.status == 0, result.err
-    dirs = [tmp_path / "out" / name for name in ("normal", "early", "late")]
-    for directory in dirs:
-        directory.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYSTEMD_")}
-    env["OSTREE_AUTOCLEANUP_ROOT"] = str(image_root)
-    generated = subprocess.run(
-        [str(image_root / GENERATOR), *map(str, dirs)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    generated, normal = run_installed_generator(image_root, tmp_path / "out")
     assert generated.returncode == 0, generated.stderr
-    normal = dirs[0]
     unit = normal / "ostree-autocleanup.service"
     assert "TimeoutStartSec=10min" in unit.read_text()
     assert (normal / "multi-user.target.wants/ostree-autocleanup.service").is_symlink()
