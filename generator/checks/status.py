@@ -115,6 +115,8 @@ def _load_config(files: list[str], root: str | None) -> Config:
 
 def watched_units(config: Config) -> list[str]:
     units = [config.unit_name, config.finalize.unit]
+    if config.scheduling.delayed:
+        units.insert(1, config.timer_name)  # it, not the static service, is what is enabled
     if config.finalize.path_unit != "no":
         units.append(FINALIZE_PATH_UNIT)
     return units

@@ -15,7 +15,7 @@ from support.container import Container
 
 from .conftest import MakeSystem
 from .system import System
-from .test_cycle import diagnose, shutdown_log, stage
+from .test_cycle import diagnose, shutdown_log, stage, status_report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
@@ -111,6 +111,12 @@ def test_the_timer_starts_the_cleanup_after_the_delay(
         # machine adds: a generous upper bound, while the lower one is exact.
         assert started - start >= DELAY_SECONDS * USEC, (started - start) / USEC
         assert started - start < (DELAY_SECONDS + TIMER_WAIT_SECONDS) * USEC
+        # `status` shows the timer, enabled; the service is static (neither), or generated.
+        units = status_report(container)["units"]
+        service_enabled = True if generator else None
+        assert units[TIMER]["enabled"] is True, units
+        assert units[SERVICE]["enabled"] is service_enabled, units
+        assert units[SERVICE]["result"] == "success", units
         assert container.poweroff() == 0
     assert not stamp.exists(), "the cleanup did not clear the stamp" + shutdown_log(system)
     objects_after = system.image.objects()
