@@ -224,3 +224,11 @@ def test_the_recording_unit_verifies_cleanly(
         script.chmod(0o755)
         result = era.verify_root(root, RECORD_UNIT)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("args", [["--record", "/tmp"], ["--record", "--dry-run"]])
+def test_record_takes_no_directories_and_no_dry_run(image: Image, args: list[str]) -> None:
+    image.install()
+    result = image.run(*args)
+    assert result.returncode == 2
+    assert "--record takes no directories and no --dry-run" in result.stderr
