@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ostree_autocleanup.generator.cli import main
+from ostree_autocleanup.generator.config.model import Config
 from support.upstream import finalize_unit
 
 pytestmark = pytest.mark.skipif(
@@ -188,3 +189,31 @@ def test_a_bad_config_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert status == 2
     assert err.startswith(f"{path}:6:5: error: sandbox.directives.ProtectSytem:")
     assert "did you mean 'ProtectSystem'?" in err
+
+
+def test_the_delay_timer_is_verified_too(
+    tmp_path: Path,
+    upstream_unit: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delay = "scheduling:\n  delay: 15min\n"
+    status, _ = verify(tmp_path, delay, upstream=upstream_unit)
+    assert status == 0, capsys.readouterr().out
+    # A timer that systemd would not read makes verify fail: it is checked, not just written.
+    from ostree_autocleanup.generator.units import render as render_module
+
+    real = render_module.render
+
+    def broken(config: Config) -> dict[str, str]:
+        files = real(config)
+        timer = f"{render_module.UNIT_DIR}/{config.timer_name}"
+        files[timer] = files[timer].replace("OnBootSec=", "OnBootSecs=")
+        return files
+
+    monkeypatch.setattr(render_module, "render", broken)
+    capsys.readouterr()
+    status, _ = verify(tmp_path, delay, upstream=upstream_unit)
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "OnBootSecs" in out
