@@ -36,6 +36,7 @@ class Options:
         backend: str,
         ostree: str,
         sysroot_readonly: bool = False,
+        pacing: bool = False,
     ) -> None:
         self.sysroot = sysroot
         self.stamp_path = stamp_path
@@ -46,6 +47,7 @@ class Options:
         self.backend = backend
         self.ostree = ostree
         self.sysroot_readonly = sysroot_readonly
+        self.pacing = pacing
 
     @property
     def repo(self) -> str:
@@ -74,6 +76,14 @@ def _clean(opts: Options) -> Freed:
     from . import backend_cli
 
     return backend_cli.clean(opts.mode, opts.sysroot, opts.repo, opts.lock_timeout, opts.ostree)
+
+
+def _paced_clean(opts: Options) -> Freed:
+    if not opts.pacing:
+        return _clean(opts)
+    from . import pacing
+
+    return pacing.run_paced(lambda: _clean(opts), opts.repo)
 
 
 def _context(opts: Options) -> dict[str, Any]:
@@ -127,7 +137,7 @@ def run_cleanup(opts: Options, work: Work | None = None) -> int:
             for name in stamp_file.sweep():
                 log.info(f"removed {name}, left behind by a writer that was killed")
             recorder = state.Recorder(opts.state_dir, opts.max_attempts, _context(opts))
-            return machine.cleanup(stamp_file, recorder, work or (lambda: _clean(opts)))
+            return machine.cleanup(stamp_file, recorder, work or (lambda: _paced_clean(opts)))
         finally:
             guard.release()
     finally:

@@ -166,6 +166,13 @@ def _add_cleanup(cleanup: argparse.ArgumentParser) -> None:
         "the cleanup writes read-write in a private mount namespace of this process "
         "(needs CAP_SYS_ADMIN)",
     )
+    cleanup.add_argument(
+        "--pacing",
+        choices=("on", "off"),
+        default="off",
+        help="on: run the cleanup in slices, stopped while others use the sysroot's disk "
+        "(default: %(default)s)",
+    )
 
 
 def _add_status(status: argparse.ArgumentParser) -> None:
@@ -197,6 +204,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 backend=args.backend,
                 ostree=args.ostree,
                 sysroot_readonly=args.sysroot_readonly,
+                pacing=args.pacing == "on",
             )
         )
     from .status import run_status

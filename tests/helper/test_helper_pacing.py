@@ -1,0 +1,235 @@
+"""Pacing: the policy alone, the disk's counters, the paced child process, and a real cleanup.
+
+The policy and counter tests need nothing; the process tests fork real children (no root);
+the last one paces a real cleanup of a real sysroot while another process reads its disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ostree_autocleanup.helper import pacing
+from ostree_autocleanup.helper.errors import HelperError
+from ostree_autocleanup.helper.result import Freed
+from support import sysroot as sr
+
+from helper_support import built, helper, need_root
+
+
+def test_slices_grow_while_the_disk_stays_quiet_up_to_the_maximum() -> None:
+    pacer = pacing.Pacer(slice_min=0.05, slice_max=0.4, probe=0.05, max_pause=1.0)
+    slices = []
+    for _ in range(5):
+        pacer.start_pause()
+        assert pacer.after_probe(busy=False, elapsed=0.05) is False
+        slices.append(pacer.end_pause())
+    assert slices == [0.1, 0.2, 0.4, 0.4, 0.4]
+
+
+def test_a_busy_probe_keeps_the_pause_until_max_pause_then_the_slice_is_short_again() -> None:
+    pacer = pacing.Pacer(slice_min=0.05, slice_max=1.0, probe=0.1, max_pause=0.35)
+    pacer.slice = 1.0
+    pacer.start_pause()
+    goes_on = [pacer.after_probe(busy=True, elapsed=0.1) for _ in range(4)]
+    # 0.1, 0.2, 0.3 paused: go on; 0.4 >= 0.35: the work gets its slice anyway.
+    assert goes_on == [True, True, True, False]
+    assert pacer.end_pause() == 0.05
+
+
+def test_a_pause_ends_as_soon_as_the_others_are_done() -> None:
+    pacer = pacing.Pacer(max_pause=10.0)
+    pacer.start_pause()
+    assert pacer.after_probe(busy=True, elapsed=0.05) is True
+    assert pacer.after_probe(busy=False, elapsed=0.05) is False
+    assert pacer.end_pause() == pacing.SLICE_MIN
+
+
+def test_the_devices_counters_decide_and_pressure_only_without_them() -> None:
+    # Device requests by others while the work was stopped: busy, whatever the pressure says.
+    assert pacing.busy_between((10, 0), (11, 0), 0.05) is True
+    assert pacing.busy_between((10, 0), (10, 10**6), 0.05) is False
+    # No device counters: pressure above a tenth of the probe means others waited.
+    assert pacing.busy_between((None, 0), (None, 6000), 0.05) is True
+    assert pacing.busy_between((None, 0), (None, 4000), 0.05) is False
+    assert pacing.busy_between((None, None), (None, None), 0.05) is False
+
+
+def test_counters_are_read_from_the_sysroots_device_and_from_pressure(tmp_path: Path) -> None:
+    dev = os.stat(tmp_path).st_dev
+    block = tmp_path / "sys" / "dev" / "block" / f"{os.major(dev)}:{os.minor(dev)}"
+    block.mkdir(parents=True)
+    # /sys/.../stat: reads completed is field 1, writes completed field 5.
+    (block / "stat").write_text("  100 0 800 10  7 0 56 3 0 20 13 0 0 0 0\n")
+    (tmp_path / "proc" / "pressure").mkdir(parents=True)
+    (tmp_path / "proc" / "pressure" / "io").write_text(
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=4242\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=17\n"
+    )
+    activity = pacing.DiskActivity(
+        str(tmp_path), sys_root=str(tmp_path / "sys"), proc_root=str(tmp_path / "proc")
+    )
+    assert activity.sample() == (107, 4242)
+    missing = pacing.DiskActivity(
+        str(tmp_path), sys_root=str(tmp_path / "none"), proc_root=str(tmp_path / "none")
+    )
+    assert missing.sample() == (None, None)
+    assert not missing.usable
+
+
+class Scripted(pacing.DiskActivity):
+    """A disk whose counters say 'busy' or 'quiet' as told, counting the samples taken."""
+
+    def __init__(self, busy: bool) -> None:
+        self.stat_path = "scripted"
+        self.psi_path = None
+        self.busy = busy
+        self.count = 0
+        self.samples = 0
+
+    def read_device(self) -> int | None:
+        self.samples += 1
+        if self.busy:
+            self.count += 1
+        return self.count
+
+
+def _spin(cpu_seconds: float) -> Freed:
+    start = time.process_time()
+    while time.process_time() - start < cpu_seconds:
+        pass
+    return Freed(7, 4096, "test")
+
+
+def _paced_wall(busy: bool, tmp_path: Path) -> tuple[float, Freed, Scripted]:
+    activity = Scripted(busy)
+    pacer = pacing.Pacer(slice_min=0.05, slice_max=0.05, probe=0.05, max_pause=0.2)
+    started = time.monotonic()
+    freed = pacing.run_paced(lambda: _spin(0.4), str(tmp_path), pacer, activity)
+    return time.monotonic() - started, freed, activity
+
+
+def test_the_work_is_stopped_while_others_use_the_disk(tmp_path: Path) -> None:
+    quiet, freed, quiet_disk = _paced_wall(False, tmp_path)
+    busy, _, busy_disk = _paced_wall(True, tmp_path)
+    assert (freed.objects, freed.bytes, freed.backend) == (7, 4096, "test")
+    assert quiet_disk.samples > 0 and busy_disk.samples > 0
+    # Busy: 0.05 s of work per 0.05 + 0.2 s, so 0.4 s of CPU take at least 1.6 s more
+    # than quiet, where each pause is a single 0.05 s probe.
+    assert busy > quiet + 1.2, (quiet, busy)
+
+
+def test_the_works_error_reaches_the_parent_with_its_hint(tmp_path: Path) -> None:
+    def fail() -> Freed:
+        raise HelperError("prune failed", "look at the repo")
+
+    with pytest.raises(HelperError) as caught:
+        pacing.run_paced(fail, str(tmp_path), activity=Scripted(False))
+    assert (caught.value.message, caught.value.hint) == ("prune failed", "look at the repo")
+
+
+def test_a_child_that_dies_is_a_failure_not_a_result(tmp_path: Path) -> None:
+    def die() -> Freed:
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
+
+    with pytest.raises(HelperError, match="killed by signal 9"):
+        pacing.run_paced(die, str(tmp_path), activity=Scripted(False))
+
+
+def test_the_stopped_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    """A paced cleanup killed while its worker is stopped leaves no stopped orphan."""
+    pidfile = tmp_path / "child.pid"
+    script = (
+        "import os, sys, time\n"
+        "from ostree_autocleanup.helper import pacing\n"
+        "from ostree_autocleanup.helper.result import Freed\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from test_helper_pacing import Scripted\n"
+        "def work():\n"
+        "    open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "    return Freed(0, 0, 'x')\n"
+        "pacing.run_paced(work, sys.argv[1].rsplit('/', 1)[0], "
+        "pacing.Pacer(max_pause=60), Scripted(True))\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(pidfile), str(Path(__file__).parent)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        time.sleep(0.3)
+        assert _state(child) == "T", "the worker is not stopped while the disk is busy"
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while _state(child) not in ("", "Z"):
+            assert time.monotonic() < deadline, f"worker {child} outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return ""
+
+
+def test_a_paced_cleanup_of_a_real_sysroot_under_load_frees_what_ostree_frees(
+    fixtures_dir: Path, scratch: Path
+) -> None:
+    """The real thing: a helper with --pacing on, another process reading the same disk the
+    whole time, frees exactly the objects `ostree admin cleanup` frees, leaves a repo fsck
+    accepts, and was stopped for the reader (its debug log counts the pauses)."""
+    need_root()
+    source = built(fixtures_dir, "cheap", n_files=3000)
+    ours = sr.copy_sysroot(source, scratch / "paced")
+    theirs = sr.copy_sysroot(source, scratch / "ostree")
+    (ours.path / ".cleanup").write_text("attempts=0\n")
+    reader_file = scratch / "reader.dat"
+    reader_file.write_bytes(os.urandom(8 * 1024 * 1024))
+    reader = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            f"while :; do dd if={reader_file} of=/dev/null bs=4k iflag=direct "
+            "status=none; done",
+        ]
+    )
+    try:
+        result = helper(
+            "--verbose",
+            "cleanup",
+            "--sysroot",
+            str(ours.path),
+            "--state-dir",
+            str(scratch / "state"),
+            "--pacing",
+            "on",
+        )
+    finally:
+        reader.kill()
+        reader.wait()
+    assert result.returncode == 0, result.stderr
+    sr.ostree("admin", "cleanup", "--sysroot=" + str(theirs.path))
+    assert sr.repo_usage(ours.repo) == sr.repo_usage(theirs.repo)
+    assert sr.fsck(ours.repo).returncode == 0
+    assert not (ours.path / ".cleanup").exists()
+    pauses = [line for line in result.stderr.splitlines() if "pacing:" in line]
+    assert pauses and " 0 pauses" not in pauses[-1], result.stderr
