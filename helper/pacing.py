@@ -47,6 +47,9 @@ QUIET_REQUESTS = 0
 PSI_BUSY_SHARE = 0.10
 
 
+ENV = "OSTREE_AUTOCLEANUP_PACING"
+
+
 class Pacer:
     """How long the next slice runs, and whether a pause goes on.
 
@@ -69,6 +72,21 @@ class Pacer:
         self.slice = slice_min
         self._paused = 0.0
         self._busy_seen = False
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Pacer:
+        """The defaults, or SLICE_MIN/SLICE_MAX/PROBE/MAX_PAUSE seconds from ENV (for
+        bench/io.py's trials; a value that is not four positive numbers is ignored)."""
+        text = (os.environ if environ is None else environ).get(ENV, "")
+        try:
+            values = [float(v) for v in text.split("/")]
+        except ValueError:
+            values = []
+        if len(values) == 4 and all(0 < v <= 3600 for v in values):
+            return cls(*values)
+        if text:
+            log.warning(f"pacing: ignoring {ENV}={text!r} (want four seconds, a/b/c/d)")
+        return cls()
 
     def start_pause(self) -> None:
         self._paused = 0.0
@@ -96,9 +114,7 @@ class DiskActivity:
 
     def __init__(self, path: str, sys_root: str = "/sys", proc_root: str = "/proc") -> None:
         dev = os.stat(path).st_dev
-        self.stat_path: str | None = (
-            f"{sys_root}/dev/block/{os.major(dev)}:{os.minor(dev)}/stat"
-        )
+        self.stat_path: str | None = f"{sys_root}/dev/block/{os.major(dev)}:{os.minor(dev)}/stat"
         self.psi_path: str | None = f"{proc_root}/pressure/io"
         if self.read_device() is None:
             self.stat_path = None
@@ -180,7 +196,7 @@ def _child(work: Callable[[], Freed], out: int) -> None:
         except HelperError as e:
             outcome = {"error": e.message, "hint": e.hint}
             code = 1
-        except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        except BaseException as e:
             outcome = {"error": f"the cleanup failed: {type(e).__name__}: {e}", "hint": ""}
             code = 1
         data = json.dumps(outcome).encode()
@@ -205,7 +221,7 @@ def run_paced(
     activity: DiskActivity | None = None,
 ) -> Freed:
     """`work()` in a child process, paced against the disk that holds `path`."""
-    pacer = pacer or Pacer()
+    pacer = pacer or Pacer.from_environment()
     activity = activity or DiskActivity(path)
     if not activity.usable:
         log.info("pacing: neither the disk's counters nor /proc/pressure/io can be read")

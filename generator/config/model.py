@@ -25,6 +25,8 @@ class CleanupConfig(NamedTuple):
 
 class SchedulingConfig(NamedTuple):
     io_class: str
+    io_priority: int
+    pacing: str
     cpu_policy: str
     nice: int
     on_battery: str = "run"  # defer: ConditionACPower=true

@@ -74,14 +74,22 @@ def _need_str(value: object) -> str:
 
 
 class Choice(Kind):
-    """One of a few words. YAML 1.1 reads bare yes/no as booleans, so those map back."""
+    """One of a few words. YAML 1.1 reads bare yes/no and on/off as booleans, so those map
+    back."""
 
     def __init__(self, *choices: str) -> None:
         self.choices = choices
 
+    def _words(self) -> tuple[str, str] | None:
+        for true, false in (("yes", "no"), ("on", "off")):
+            if {true, false} <= set(self.choices):
+                return (true, false)
+        return None
+
     def parse(self, value: object) -> str:
-        if isinstance(value, bool) and {"yes", "no"} <= set(self.choices):
-            return "yes" if value else "no"
+        words = self._words()
+        if isinstance(value, bool) and words is not None:
+            return words[0] if value else words[1]
         text = _need_str(value)
         if text not in self.choices:
             raise Problem(
@@ -90,7 +98,7 @@ class Choice(Kind):
         return text
 
     def schema(self) -> dict[str, Any]:
-        if {"yes", "no"} <= set(self.choices):
+        if self._words() is not None:
             return {"oneOf": [{"enum": list(self.choices)}, {"type": "boolean"}]}
         return {"enum": list(self.choices)}
 
@@ -447,17 +455,35 @@ SETTINGS: tuple[Setting, ...] = (
         "/usr/bin/ostree",
         "Absolute path of the ostree command (ostree-cli backend).",
     ),
+    # Defaults measured by bench/io.py: see docs/io.md.
     Setting(
         "scheduling.io-class",
         Choice("idle", "best-effort"),
-        "idle",
-        "IOSchedulingClass= of the cleanup: idle only uses the disk when nothing else does.",
+        "best-effort",
+        "IOSchedulingClass= of the cleanup. best-effort with io-priority 7: the lowest "
+        "priority that still gets served; idle is starved by any other I/O, also while its "
+        "deletions hold the filesystem journal, which then stalls every writer's commit.",
+    ),
+    Setting(
+        "scheduling.io-priority",
+        Integer(0, 7),
+        7,
+        "IOSchedulingPriority= of the cleanup (best-effort class; 7 is the lowest).",
+    ),
+    Setting(
+        "scheduling.pacing",
+        Choice("on", "off"),
+        "on",
+        "on: the helper runs the cleanup in slices and stops it while others read or write "
+        "the sysroot's disk (at most 2 s at a time), flushing its own deletions between "
+        "slices (helper backend only). off: the cleanup runs straight through.",
     ),
     Setting(
         "scheduling.cpu-policy",
         Choice("idle", "batch", "other"),
-        "idle",
-        "CPUSchedulingPolicy= of the cleanup.",
+        "batch",
+        "CPUSchedulingPolicy= of the cleanup. batch: never preempts a waking task; idle, like "
+        "the idle I/O class, can starve the cleanup while it holds the journal.",
     ),
     Setting("scheduling.nice", Integer(-20, 19), 19, "Nice= level of the cleanup."),
     # When the cleanup starts (issue 15): kept apart from the settings of how it runs.

@@ -232,6 +232,8 @@ def _assemble(v: dict[str, Any], origins: tuple[str, ...]) -> Config:
         ),
         scheduling=SchedulingConfig(
             io_class=v["scheduling.io-class"],
+            io_priority=v["scheduling.io-priority"],
+            pacing=v["scheduling.pacing"],
             cpu_policy=v["scheduling.cpu-policy"],
             nice=v["scheduling.nice"],
             on_battery=v["scheduling.on-battery"],

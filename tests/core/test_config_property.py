@@ -101,6 +101,8 @@ SETTINGS: dict[str, st.SearchStrategy[Any]] = {
     "cleanup.helper-path": _PATHS,
     "cleanup.ostree-path": _PATHS,
     "scheduling.io-class": st.sampled_from(["idle", "best-effort"]),
+    "scheduling.io-priority": _INTEGERS,
+    "scheduling.pacing": st.sampled_from(["on", "off", True]),
     "scheduling.cpu-policy": st.sampled_from(["idle", "batch", "other"]),
     "scheduling.nice": _INTEGERS,
     "sandbox.read-write-paths": st.lists(_PATHS, min_size=1, max_size=3),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ostree_autocleanup.generator.config.load import load_config
+from ostree_autocleanup.generator.config.validate import default_config
 from ostree_autocleanup.generator.units.render import render
 from support.unitfile import parse_unit
 
@@ -92,6 +93,26 @@ def test_endless_example_is_at_least_as_complete_as_the_shipped_units() -> None:
     ]
 
 
+def test_default_scheduling_is_what_bench_io_measured_best(tmp_path: Path) -> None:
+    """best-effort 7, batch, nice 19 and pacing (docs/io.md has the figures); the idle class
+    renders no priority, and pacing off drops the flag."""
+    unit = "usr/lib/systemd/system/ostree-autocleanup.service"
+    service = directives(render(default_config())[unit])
+    assert service["IOSchedulingClass"] == ["best-effort"]
+    assert service["IOSchedulingPriority"] == ["7"]
+    assert service["CPUSchedulingPolicy"] == ["batch"]
+    assert service["Nice"] == ["19"]
+    assert service["ExecStart"][0].endswith(" --pacing on")
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(
+        "version: 1\nscheduling:\n  io-class: idle\n  io-priority: 3\n  pacing: off\n"
+    )
+    service = directives(render(load_config([str(config_file)]))[unit])
+    assert service["IOSchedulingClass"] == ["idle"]
+    assert "IOSchedulingPriority" not in service
+    assert "--pacing" not in service["ExecStart"][0]
+
+
 def test_helper_backend_passes_the_config_to_the_helper(tmp_path: Path) -> None:
     config_file = tmp_path / "c.yaml"
     config_file.write_text(
@@ -101,7 +122,8 @@ def test_helper_backend_passes_the_config_to_the_helper(tmp_path: Path) -> None:
     files = render(load_config([str(config_file)]))
     service = directives(files["usr/lib/systemd/system/x-autocleanup.service"])
     assert service["ExecStart"] == [
-        "/opt/bin/helper cleanup --sysroot /srv/root --stamp /srv/root/.cleanup --mode prune --max-attempts 7"
+        "/opt/bin/helper cleanup --sysroot /srv/root --stamp /srv/root/.cleanup --mode prune "
+        "--max-attempts 7 --pacing on"
     ]
     assert service["TimeoutStartSec"] == ["1h 30min"]
     assert service["ConditionPathExists"] == ["/srv/root/.cleanup"]

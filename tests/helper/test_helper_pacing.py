@@ -233,3 +233,16 @@ def test_a_paced_cleanup_of_a_real_sysroot_under_load_frees_what_ostree_frees(
     assert not (ours.path / ".cleanup").exists()
     pauses = [line for line in result.stderr.splitlines() if "pacing:" in line]
     assert pauses and " 0 pauses" not in pauses[-1], result.stderr
+
+
+def test_the_environment_tunes_the_pacer_for_benchmarks_and_nonsense_is_ignored() -> None:
+    pacer = pacing.Pacer.from_environment({pacing.ENV: "0.01/0.5/0.02/9"})
+    assert (pacer.slice_min, pacer.slice_max, pacer.probe, pacer.max_pause) == (
+        0.01,
+        0.5,
+        0.02,
+        9.0,
+    )
+    for nonsense in ("", "1/2/3", "a/b/c/d", "0/1/1/1", "1/1/1/99999"):
+        pacer = pacing.Pacer.from_environment({pacing.ENV: nonsense})
+        assert (pacer.slice_min, pacer.max_pause) == (pacing.SLICE_MIN, pacing.MAX_PAUSE)

@@ -47,6 +47,8 @@ def test_hardened_service_frees_what_ostree_frees_and_clears_the_stamp(
         # The helper ran its libostree path, under MemoryDenyWriteExecute=yes, not the CLI.
         assert "falling back" not in outcome.log
         assert "freed" in outcome.log
+        # Paced by default: the fork, the stops and syncfs() pass the sandbox.
+        assert "pacing:" in outcome.log, outcome.log
 
 
 def test_without_the_stamp_the_service_does_nothing(
