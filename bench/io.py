@@ -55,6 +55,7 @@ VARIANTS = ("alone", "updater", "today", "new")
 TODAY = {"io-class": "idle", "cpu-policy": "idle", "nice": "19", "pacing": "off"}
 WARMUP = 1.0
 READ_FILE_MB = 256
+BLKIO = "/sys/fs/cgroup/blkio"
 # Extra variants from --try: name -> the settings of `new` with some replaced.
 EXTRA: dict[str, dict[str, str]] = {}
 # The loop device's own I/O to its backing file: "off" goes through the host's page cache
@@ -62,6 +63,10 @@ EXTRA: dict[str, dict[str, str]] = {}
 # journal and the CPU), "on" reaches the host's disk (on a shared virtual disk its latency
 # swings by milliseconds with the neighbours' load, drowning what the cleanup does).
 LOOP_DIRECT_IO = "off"
+# fio under SCHED_FIFO: on a shared machine the neighbours' CPU load would otherwise put
+# milliseconds into every run's tail, alone or not (the cleanup's own CPU use is then not
+# measured, only what it does to the I/O path). --foreground-normal for a quiet machine.
+FOREGROUND = ["chrt", "--fifo", "10"]
 
 
 @dataclass
@@ -148,6 +153,7 @@ def fio_argv(mnt: Path, logs: Path, runtime: float) -> list[str]:
         "--randrepeat=0",
     ]
     return [
+        *FOREGROUND,
         "fio",
         "--output-format=terse",
         "--output=" + str(logs / "fio.out"),
@@ -231,11 +237,27 @@ def helper_argv(mnt: Path, pacing: str) -> list[str]:
     ]
 
 
-def cleanup_argv(variant: str, mnt: Path, new: dict[str, str]) -> list[str]:
+def cleanup_argv(variant: str, mnt: Path, new: dict[str, str], device: str) -> list[str]:
     if variant == "updater":
         return ["ostree", "admin", "cleanup", "--sysroot=" + str(mnt / "sysroot")]
     sched = TODAY if variant == "today" else EXTRA.get(variant, new)
-    return scheduled(helper_argv(mnt, sched["pacing"]), sched)
+    argv = scheduled(helper_argv(mnt, sched["pacing"]), sched)
+    if sched.get("read-iops") or sched.get("write-iops"):
+        argv = throttled(argv, sched, device, mnt.parent.name)
+    return argv
+
+
+def throttled(argv: list[str], sched: dict[str, str], device: str, prefix: str) -> list[str]:
+    """`argv` in a blkio cgroup that caps its IOPS on `device`, as IOReadIOPSMax= and
+    IOWriteIOPSMax= do (blk-throttle; cgroup v1's blkio here, io.max under cgroup v2)."""
+    rdev = os.stat(device).st_rdev
+    dev = f"{os.major(rdev)}:{os.minor(rdev)}"
+    group = Path(tempfile.mkdtemp(prefix=prefix + "-", dir=BLKIO))
+    for key, name in (("read-iops", "read_iops_device"), ("write-iops", "write_iops_device")):
+        if sched.get(key):
+            (group / f"blkio.throttle.{name}").write_text(f"{dev} {sched[key]}\n")
+    script = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+    return ["sh", "-c", script, str(group), *argv]
 
 
 def one_run(
@@ -254,7 +276,7 @@ def one_run(
     mnt = base / "run"
     logs = Path(tempfile.mkdtemp(prefix="logs-", dir=base))
     try:
-        with mounted(image, mnt, scheduler):
+        with mounted(image, mnt, scheduler) as device:
             fio = None
             if with_fio:
                 fio = subprocess.Popen(fio_argv(mnt, logs, 900), stdout=subprocess.DEVNULL)
@@ -271,7 +293,7 @@ def one_run(
                     if sched.get("pacing-params"):
                         env["OSTREE_AUTOCLEANUP_PACING"] = sched["pacing-params"]
                     cleanup = subprocess.Popen(
-                        cleanup_argv(variant, mnt, new),
+                        cleanup_argv(variant, mnt, new, device),
                         env=env,
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE,
@@ -302,6 +324,8 @@ def one_run(
     finally:
         shutil.rmtree(logs, ignore_errors=True)
         image.unlink()
+        for group in Path(BLKIO).glob(f"{base.name}*"):
+            group.rmdir()
 
 
 def fmt_row(name: str, results: list[RunResult], alone: list[RunResult] | None) -> str:
@@ -351,10 +375,18 @@ def main() -> int:
         dest="tries",
         metavar="NAME:KEY=VALUE,...",
         help="one more variant: the new settings with these replaced (io-class, io-priority, "
-        "cpu-policy, nice, pacing, pacing-params=SLICE_MIN/SLICE_MAX/PROBE/MAX_PAUSE), "
+        "cpu-policy, nice, pacing, pacing-params=SLICE_MIN/SLICE_MAX/PROBE/MAX_PAUSE, "
+        "read-iops, write-iops), "
         "e.g. unpaced:pacing=off",
     )
+    parser.add_argument(
+        "--foreground-normal",
+        action="store_true",
+        help="run fio at normal priority (default: SCHED_FIFO, see FOREGROUND)",
+    )
     args = parser.parse_args()
+    if args.foreground_normal:
+        FOREGROUND.clear()
     global LOOP_DIRECT_IO
     if args.loop_direct_io:
         LOOP_DIRECT_IO = "on"

@@ -36,7 +36,9 @@ from .errors import HelperError
 from .result import Freed
 
 SLICE_MIN = 0.05
-SLICE_MAX = 1.0
+SLICE_MAX = 2.0
+# How much longer the next slice runs after a quiet pause: few pauses on an idle disk.
+GROWTH = 4
 PROBE = 0.05
 MAX_PAUSE = 2.0
 # Requests that others may issue during a probe without counting as busy: a stray atime or
@@ -53,9 +55,11 @@ ENV = "OSTREE_AUTOCLEANUP_PACING"
 class Pacer:
     """How long the next slice runs, and whether a pause goes on.
 
-    `slice` doubles after a pause whose first probe found the disk quiet (nobody is using
-    it: work in longer slices, probe less often) and falls back to SLICE_MIN after one that
-    found it busy (someone is: leave them the disk within a short slice).
+    The first slice is SLICE_MAX when a probe before the work found the disk quiet, else
+    SLICE_MIN. `slice` grows GROWTH times after a pause whose probes found the disk quiet
+    (nobody is using it: work in longer slices, probe less often) and falls back to
+    SLICE_MIN after one that found it busy (someone is: leave them the disk within a short
+    slice).
     """
 
     def __init__(
@@ -88,6 +92,11 @@ class Pacer:
             log.warning(f"pacing: ignoring {ENV}={text!r} (want four seconds, a/b/c/d)")
         return cls()
 
+    def first(self, busy: bool) -> float:
+        """The first slice's length, after a probe before the work started."""
+        self.slice = self.slice_min if busy else self.slice_max
+        return self.slice
+
     def start_pause(self) -> None:
         self._paused = 0.0
         self._busy_seen = False
@@ -105,7 +114,7 @@ class Pacer:
         if self._busy_seen:
             self.slice = self.slice_min
         else:
-            self.slice = min(self.slice * 2, self.slice_max)
+            self.slice = min(self.slice * GROWTH, self.slice_max)
         return self.slice
 
 
@@ -226,6 +235,11 @@ def run_paced(
     if not activity.usable:
         log.info("pacing: neither the disk's counters nor /proc/pressure/io can be read")
         return work()
+    before = activity.sample()
+    t0 = time.monotonic()
+    time.sleep(pacer.probe)
+    elapsed = time.monotonic() - t0
+    pacer.first(busy_between(before, activity.sample(), elapsed))
     dirfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -282,7 +296,7 @@ def run_paced(
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         data = os.read(fd, 65536)
         if not data:
