@@ -476,7 +476,8 @@ SETTINGS: tuple[Setting, ...] = (
         "on",
         "on: the helper runs the cleanup in slices and stops it while others read or write "
         "the sysroot's disk (at most 2 s at a time), flushing its own deletions between "
-        "slices (helper backend only). off: the cleanup runs straight through.",
+        "slices (helper backend through libostree; an ostree command it falls back to is not "
+        "stopped). off: the cleanup runs straight through.",
     ),
     Setting(
         "scheduling.cpu-policy",

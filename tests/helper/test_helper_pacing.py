@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helper_support import built, helper, need_root
 
 from ostree_autocleanup.helper import pacing
 from ostree_autocleanup.helper.errors import HelperError
 from ostree_autocleanup.helper.result import Freed
 from support import sysroot as sr
-
-from helper_support import built, helper, need_root
 
 
 def test_slices_grow_while_the_disk_stays_quiet_up_to_the_maximum() -> None:
@@ -234,8 +233,7 @@ def test_a_paced_cleanup_of_a_real_sysroot_under_load_frees_what_ostree_frees(
         [
             "sh",
             "-c",
-            f"while :; do dd if={reader_file} of=/dev/null bs=4k iflag=direct "
-            "status=none; done",
+            f"while :; do dd if={reader_file} of=/dev/null bs=4k iflag=direct status=none; done",
         ]
     )
     try:
