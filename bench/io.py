@@ -1,7 +1,8 @@
 """Benchmark: what the cleanup costs a foreground reader and writer on the same disk.
 
-A loop-mounted ext4 image (see LOOP_DIRECT_IO, and --loop-direct-io) holds a sysroot that needs cleanup (three versions of
-FILES unique files, the oldest one's objects unreachable) and two fio files. Each run mounts a
+A loop-mounted ext4 image (see LOOP_DIRECT_IO and --loop-direct-io) holds a sysroot that needs
+cleanup (three versions of FILES unique files, the oldest one's objects unreachable) and two fio
+files (fio runs under SCHED_FIFO: see FOREGROUND). Each run mounts a
 fresh copy of that image (so every cleanup starts from the same blocks with a cold cache), sets
 the loop device's scheduler, and runs fio beside one of:
 
@@ -14,7 +15,7 @@ the loop device's scheduler, and runs fio beside one of:
 
 fio: 4 KiB random reads, direct I/O, queue depth 1, plus 4 KiB O_DIRECT|O_SYNC writes at 20
 per second (each one waits for the ext4 journal when the inode's time changes). Latencies come
-from fio's per-I/O logs, cut to the cleanup's own window. Runs alternate their order, repeat,
+from fio's per-I/O logs, cut to the cleanup's own window (at most --window seconds). Runs alternate their order, repeat,
 and report medians; ratios are against the alone-run of the same scheduler in the same
 invocation. Then the idle-disk ratio: the new cleanup's wall time with no foreground load,
 paced against unpaced, same scheduler.
@@ -22,8 +23,11 @@ paced against unpaced, same scheduler.
 Last line: `io: worst p99.9 ratio R (target <= 1.25)`, the worst read p99.9 ratio of `new`
 over the three schedulers.
 
-    .venv/bin/python bench/io.py --quick       # 10,000 files per version, 1 round (minutes)
-    .venv/bin/python bench/io.py               # 50,000 files per version (150,000 objects), 3 rounds
+    .venv/bin/python bench/io.py --quick   # 10,000 files per version, 1 round, 15 s windows
+    .venv/bin/python bench/io.py           # 50,000 files per version (150,000 objects),
+                                           # 3 rounds, 30 s windows: about an hour
+
+--quick took QUICK on the 2-core development machine. docs/io.md has figures and their reading.
 
 Needs root, fio, losetup, mkfs.ext4 and the ostree CLI.
 """
@@ -358,9 +362,8 @@ def main() -> int:
     parser.add_argument(
         "--window",
         type=float,
-        default=30.0,
-        help="measure the foreground during at most this many seconds of a cleanup; a paced "
-        "cleanup that runs longer then finishes without foreground load",
+        help="measure the foreground during at most this many seconds of a cleanup (default 30, "
+        "15 with --quick); a paced cleanup that runs longer then finishes without foreground load",
     )
     parser.add_argument(
         "--alone-seconds", type=float, default=10.0, help="length of the alone-run's window"
@@ -392,6 +395,7 @@ def main() -> int:
         LOOP_DIRECT_IO = "on"
     files = args.files or (10000 if args.quick else 50000)
     rounds = args.rounds or (1 if args.quick else 3)
+    window = args.window or (15.0 if args.quick else 30.0)
     schedulers = args.schedulers.split(",")
     variants = [v for v in VARIANTS if v in args.variants.split(",")]
 
@@ -424,7 +428,7 @@ def main() -> int:
                 order = list(variants) if rnd % 2 == 0 else list(reversed(variants))
                 for variant in order:
                     res = one_run(
-                        golden, base, scheduler, variant, new, args.alone_seconds, True, args.window
+                        golden, base, scheduler, variant, new, args.alone_seconds, True, window
                     )
                     results.setdefault((scheduler, variant), []).append(res)
             print(f"{scheduler}:")
