@@ -412,7 +412,9 @@ SETTINGS: tuple[Setting, ...] = (
         Choice("auto", "yes", "no"),
         "auto",
         "Enable ostree-finalize-staged.path. ostree releases before 2025.2 need it to start "
-        "the finalize unit; auto enables it where the installed ostree ships it.",
+        "the finalize unit; auto enables it where the installed ostree ships it, and an install "
+        "into an image root whose ostree ships the finalize unit without it leaves it out of "
+        "the preset.",
     ),
     Setting(
         "cleanup.mode",

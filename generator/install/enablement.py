@@ -33,6 +33,20 @@ def ships_unit(root: Root, name: str) -> bool:
     return False
 
 
+def resolve_path_unit(config: Config, root: Root) -> Config:
+    """``path-unit: auto`` read off an image root that has ostree's units: ``no`` where its
+    ostree ships the finalize unit without the path unit (2025.2 and later), so that nothing
+    in that image names a unit that does not exist. A root without ostree's finalize unit (a
+    package's DESTDIR) keeps the preset line for whichever ostree the package lands on."""
+    if (
+        config.finalize.path_unit == "auto"
+        and ships_unit(root, config.finalize.unit)
+        and not ships_unit(root, PATH_UNIT)
+    ):
+        return config._replace(finalize=config.finalize._replace(path_unit="no"))
+    return config
+
+
 def units_to_enable(config: Config, root: Root, static_units: bool) -> list[str]:
     """Our unit, or its timer with scheduling.delay (unless the generator makes them at boot),
     and the finalize path unit if needed.

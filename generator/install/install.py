@@ -119,7 +119,7 @@ def run_install(args: argparse.Namespace) -> int:
     with root:
         # Read once: the bytes validated are the bytes shipped (-c - is standard input).
         inputs = read_config_inputs(args.config, None if root.is_host else root.path, warning)
-        config = config_from_inputs(inputs)
+        config = enablement.resolve_path_unit(config_from_inputs(inputs), root)
         wanted = wanted_files(
             config,
             args.generator,

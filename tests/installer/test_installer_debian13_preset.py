@@ -88,10 +88,13 @@ def test_systemctl_257_enables_what_the_preset_says_and_no_path_unit(
     assert json.loads((root / MANIFEST).read_text())["units"] == [SERVICE]
     assert enabled_links(root) == {f"multi-user.target.wants/{SERVICE}"}
     assert systemctl(root, "is-enabled", SERVICE) == "enabled"
+    # auto, read off a root whose ostree ships the finalize unit alone: the installed preset
+    # does not name the path unit either.
+    preset = (root / "usr/lib/systemd/system-preset/50-ostree-autocleanup.preset").read_text()
+    assert f"enable {SERVICE}" in preset
+    assert PATH_UNIT not in preset
 
     # preset-all by 257 agrees with our preset and, with Debian 13's own, enables no .path.
-    # Our preset's line for the path unit (for roots whose ostree still ships it, judged when
-    # the preset is applied) matches nothing here, and 257 takes it without a complaint.
     calls.unlink()
     preset_all = subprocess.run(
         ["systemctl", f"--root={root}", "preset-all"], capture_output=True, text=True, check=False

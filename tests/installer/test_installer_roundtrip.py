@@ -393,3 +393,13 @@ def test_uninstall_removes_links_to_our_unit_that_someone_else_made(
     assert (image_root / WANTS / "ostree-autocleanup.service").is_symlink()
     assert run_cli(capsys, "uninstall", "--root", str(image_root)).status == 0
     assert tree_state(image_root) == before
+
+
+def test_a_packages_destdir_keeps_the_path_units_preset_line(
+    bare_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without ostree's units in the root, auto cannot tell the ostree the package will land on:
+    # the preset keeps the line, which matches nothing where the path unit does not exist.
+    result = run_cli(capsys, "install", "--root", str(bare_root), "--no-apply-preset")
+    assert result.status == 0, result.err
+    assert "enable ostree-finalize-staged.path" in (bare_root / PRESET).read_text()
