@@ -85,6 +85,7 @@ def _generator_files(
 
 def wanted_files(
     config: Config,
+    root: Root,
     generator: bool,
     enable: bool,
     inputs: Sequence[tuple[str, bytes | None]] = (),
@@ -104,8 +105,12 @@ def wanted_files(
                 files[path] = Wanted(path, text.encode(), FILE_MODE)
     if enable:
         # Also with --generator: the preset enables ostree-finalize-staged.path where needed.
+        # Only the preset reads path-unit: auto off the root; the config files --generator
+        # ships stay as validated.
         preset = f"{PRESET_DIR}/{config.preset_name}"
-        files[preset] = Wanted(preset, rendered[preset].encode(), FILE_MODE)
+        preset_config = enablement.resolve_path_unit(config, root)
+        text = (rendered if preset_config is config else render(preset_config))[preset]
+        files[preset] = Wanted(preset, text.encode(), FILE_MODE)
     return files
 
 
@@ -119,9 +124,10 @@ def run_install(args: argparse.Namespace) -> int:
     with root:
         # Read once: the bytes validated are the bytes shipped (-c - is standard input).
         inputs = read_config_inputs(args.config, None if root.is_host else root.path, warning)
-        config = enablement.resolve_path_unit(config_from_inputs(inputs), root)
+        config = config_from_inputs(inputs)
         wanted = wanted_files(
             config,
+            root,
             args.generator,
             not args.no_enable,
             [(i.name, i.data) for i in inputs],

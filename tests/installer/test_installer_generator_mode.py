@@ -139,3 +139,18 @@ def test_a_hundred_and_twenty_config_files_enable_the_unit_the_generator_writes(
             "n119-autocleanup.service",
             "ostree-finalize-staged.service.d",
         ]
+
+
+def test_generator_mode_in_a_root_whose_ostree_has_no_path_unit(
+    image_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ostree 2025.2's units: the finalize service without the path unit. path-unit: auto
+    # leaves the path unit out of the preset, while the config shipped for the generator stays
+    # the one validated (auto), so the boot renders what was checked.
+    (image_root / "usr/lib/systemd/system/ostree-finalize-staged.path").unlink()
+    result = run_cli(capsys, "install", "--generator", "--root", str(image_root))
+    assert result.status == 0, result.err
+    preset = image_root / "usr/lib/systemd/system-preset/50-ostree-autocleanup.preset"
+    assert "ostree-finalize-staged.path" not in preset.read_text()
+    manifest = json.loads((image_root / MANIFEST).read_text())
+    assert manifest["units"] == []
