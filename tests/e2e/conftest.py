@@ -61,13 +61,15 @@ MakeSystem = Callable[..., System]
 
 
 @pytest.fixture
-def make_system(rootfs: Path, wheel: Path, tmp_path: Path) -> Iterator[MakeSystem]:
+def make_system(
+    platform: Platform, rootfs: Path, wheel: Path, tmp_path: Path
+) -> Iterator[MakeSystem]:
     """Build test machines; every one is unmounted and deleted after the test, pass or fail."""
     systems: list[System] = []
 
     def make(config: str | None = None, generator: bool = False) -> System:
         system = System.create(
-            tmp_path / f"system-{len(systems)}", rootfs, wheel, config, generator
+            tmp_path / f"system-{len(systems)}", rootfs, wheel, config, generator, platform
         )
         systems.append(system)
         return system

@@ -423,11 +423,17 @@ class OstreeImage:
 class Container:
     """One boot of a deployment of an ``OstreeImage``; use as a context manager."""
 
-    def __init__(self, image: OstreeImage, log: Path, name: str = "e2e") -> None:
+    def __init__(
+        self, image: OstreeImage, log: Path, name: str = "e2e", read_only_sysroot: bool = False
+    ) -> None:
         self.image = image
         self.deployment = image.next_boot()
         self.log = log
         self.name = name
+        # As ostree-prepare-root leaves it with `[sysroot] readonly=true` (Fedora Atomic
+        # desktops, CoreOS, bootc): /sysroot and /boot mounted read-only, /var writable. ostree
+        # writes them only from a mount namespace of its own, where it remounts them.
+        self.read_only_sysroot = read_only_sysroot
         self.process: subprocess.Popen[bytes] | None = None
         self.pid = 0  # the container's systemd, as the host sees it
 
@@ -440,6 +446,7 @@ class Container:
 
     def start(self, timeout: float = 60.0) -> None:
         sysroot = self.image.sysroot
+        bind = "--bind-ro" if self.read_only_sysroot else "--bind"
         nspawn = [
             "systemd-nspawn",
             "--register=no",
@@ -453,8 +460,8 @@ class Container:
             self.name,
             "-D",
             str(self.deployment),
-            f"--bind={sysroot}:/sysroot:norbind",
-            f"--bind={sysroot}/boot:/boot:norbind",
+            f"{bind}={sysroot}:/sysroot:norbind",
+            f"{bind}={sysroot}/boot:/boot:norbind",
             f"--bind={self.image.var}:/var:norbind",
         ]
         # nspawn wants a /run/systemd of its own when the host's PID 1 is not systemd.
