@@ -15,6 +15,14 @@ FINALIZE = "ostree-finalize-staged.service"
 FINALIZE_PATH = "ostree-finalize-staged.path"
 
 
+def diagnose(container: Container) -> str:
+    status = container.run(
+        ["systemctl", "status", "--no-pager", "-l", SERVICE, FINALIZE], check=False
+    )
+    failed = container.run(["systemctl", "--failed", "--plain", "--no-pager"], check=False)
+    return f"\n{failed.stdout}\n{status.stdout}\n--- journal ---\n{container.journal()[-6000:]}"
+
+
 def check_path_unit(container: Container, platform: Platform) -> None:
     """ostree's path unit as `finalize.path-unit: auto` leaves it: enabled where ostree ships it."""
     unit = container.show(FINALIZE_PATH, "LoadState", "UnitFileState", "ActiveState")

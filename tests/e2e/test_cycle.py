@@ -26,6 +26,7 @@ from .observe import (
     check_path_unit,
     check_path_unit_report,
     check_sysroot_read_only,
+    diagnose,
     status_report,
     status_text,
 )
@@ -74,13 +75,6 @@ def expect_known_failure(request: pytest.FixtureRequest, platform: Platform, sce
     reason = KNOWN_FAILURES.get((platform.id, scenario))
     if reason is not None:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
-def diagnose(container: Container) -> str:
-    status = container.run(
-        ["systemctl", "status", "--no-pager", "-l", SERVICE, FINALIZE], check=False
-    )
-    return f"\n{status.stdout}\n--- journal ---\n{container.journal()[-6000:]}"
 
 
 def shutdown_log(system: System) -> str:
