@@ -46,8 +46,10 @@ class System:
         config: str | None = None,
         generator: bool = False,
         platform: Platform = DEBIAN_12,
+        base: OstreeImage | None = None,
     ) -> System:
-        image = OstreeImage.create(workdir, rootfs)
+        """A new machine: a copy of ``base`` (the rootfs committed already) if given."""
+        image = base.copy(workdir) if base is not None else OstreeImage.create(workdir, rootfs)
         system = cls(image, workdir, platform)
         try:
             system._install_project(wheel, config, generator)

@@ -171,6 +171,17 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
+def loop_devices_of(image: Path) -> list[str]:
+    """The loop devices whose backing file is image."""
+    wanted = os.path.realpath(image)
+    found = []
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        with contextlib.suppress(OSError):
+            if backing.read_text().strip() == wanted:
+                found.append(f"/dev/{backing.parts[3]}")
+    return found
+
+
 def cached_rootfs(
     platform: Platform = DEBIAN_12, packages: Sequence[str] = ROOTFS_PACKAGES
 ) -> Path:
@@ -317,12 +328,22 @@ class OstreeImage:
         self.mounted = True
         _LIVE_IMAGES.add(self)
 
-    def unmount(self) -> None:
+    def unmount(self, timeout: float = 30.0) -> None:
+        """Unmount, and wait until the file system is really gone and written back.
+
+        A container's mount namespace that outlives its processes for a moment still holds
+        the file system: the umount here then only detaches this namespace's mount, and the
+        image file is not complete until the last holder lets go, which is when the loop
+        device (autoclear) goes away. A copy taken before then can find a torn directory.
+        """
         if self.mounted:
             subprocess.run(["umount", str(self.sysroot)], check=False)
             if _mounts_under(self.sysroot):
                 subprocess.run(["umount", "-l", str(self.sysroot)], check=False)
             self.mounted = False
+            deadline = time.monotonic() + timeout
+            while loop_devices_of(self.image) and time.monotonic() < deadline:
+                time.sleep(0.05)
         _LIVE_IMAGES.discard(self)
 
     def close(self) -> None:
@@ -338,14 +359,21 @@ class OstreeImage:
         self.close()
 
     def copy(self, workdir: Path) -> OstreeImage:
-        """A mounted copy of this image taken while it is unmounted, so it is consistent."""
+        """A mounted copy of this image taken while it is unmounted, so it is consistent.
+
+        An image left unmounted (a session's base image) stays so; a mounted one is mounted
+        again. Copying the few hundred MiB a fresh image holds is several times faster than
+        committing the rootfs again.
+        """
         workdir.mkdir(parents=True, exist_ok=True)
+        was_mounted = self.mounted
         self.unmount()
         try:
             copy = OstreeImage(workdir / "sysroot.img", workdir / "sysroot")
             _run(["cp", "--sparse=always", str(self.image), str(copy.image)])
         finally:
-            self.mount()
+            if was_mounted:
+                self.mount()
         copy.mount()
         return copy
 
