@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pytest
 
 from support.container import OS_NAME, Container
-from support.platforms import DEBIAN_13, Platform
+from support.platforms import Platform
 
 from .conftest import MakeSystem
 from .observe import (
@@ -62,19 +62,6 @@ CYCLE_SCENARIOS = {
     **SCENARIOS,
     "read-only": Scenario("version: 1\nsysroot-readonly: yes\n", False, True, True),
 }
-# Known failures of one platform, fixed elsewhere: strict, so the fix shows as XPASS.
-KNOWN_FAILURES = {
-    (DEBIAN_13.id, "ostree-cli"): (
-        "ostree 2025.2's CLI refuses `ostree admin cleanup` inside the unit's sandbox (\"You "
-        'must be root to perform this command"); fixed by the ostree-cli privilege change'
-    ),
-}
-
-
-def expect_known_failure(request: pytest.FixtureRequest, platform: Platform, scenario: str) -> None:
-    reason = KNOWN_FAILURES.get((platform.id, scenario))
-    if reason is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def shutdown_log(system: System) -> str:
@@ -158,9 +145,8 @@ def break_next_finalize(system: System) -> None:
 
 @pytest.mark.parametrize("scenario", list(CYCLE_SCENARIOS), ids=list(CYCLE_SCENARIOS))
 def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
-    make_system: MakeSystem, platform: Platform, request: pytest.FixtureRequest, scenario: str
+    make_system: MakeSystem, platform: Platform, scenario: str
 ) -> None:
-    expect_known_failure(request, platform, scenario)
     config, generator, records_result, read_only = CYCLE_SCENARIOS[scenario]
     system = make_system(config, generator)
     if read_only:
