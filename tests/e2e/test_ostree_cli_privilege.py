@@ -21,9 +21,9 @@ import pytest
 from support.platforms import DEBIAN_13, Platform
 
 from .conftest import MakeSystem
-from .observe import check_path_unit
+from .observe import SERVICE, check_path_unit, diagnose
 from .system import System
-from .test_cycle import SERVICE, diagnose, expected_freed, shutdown_log, stage
+from .test_cycle import expected_freed, shutdown_log, stage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
