@@ -2,9 +2,10 @@
 
 ostree before 2025.2 starts its finalize unit through ostree-finalize-staged.path, so auto
 enables it there; 2025.2 removed it, and there nothing the project installs or generates may
-name or enable it (a link to a missing unit is a boot-time warning, a preset line a promise
-nothing keeps). Debian 12's own package already enables the path unit: the project's part is
-read from its install manifest, which lists what its preset enabled.
+name or enable it, its own preset included (a link to a missing unit is a boot-time warning,
+a preset line a promise nothing keeps). Debian 12's own package already enables the path
+unit: the project's part is read from its install manifest, which lists what its preset
+enabled.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from .observe import (
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 MANIFEST = "usr/lib/ostree-autocleanup/install-manifest.json"
-PRESET = "usr/lib/systemd/system-preset/50-ostree-autocleanup.preset"
 # Where units, presets, enablement links and generated units live, in a deployment or at boot.
 UNIT_TREES = ("usr/lib/systemd", "etc/systemd", "usr/lib/ostree-autocleanup")
 GENERATED_TREES = ("/run/systemd/generator", "/run/systemd/generator.early")
@@ -92,9 +92,4 @@ def test_auto_enables_the_path_unit_exactly_where_ostree_ships_it(
         assert enabled.returncode != 0, enabled
         assert f"{FINALIZE_PATH}: not-found" in text, text
         assert FINALIZE_PATH not in manifest.get("units", []), manifest
-        # Known gap, left to the install code: the preset is rendered from the config alone,
-        # so its `enable ostree-finalize-staged.path` line is there even where it matches
-        # nothing. Anything else naming the unit fails here.
-        if installed == [f"{PRESET} (mentions it)"]:
-            pytest.xfail(f"{PRESET} names {FINALIZE_PATH}, which this ostree does not ship")
         assert installed == [], installed
