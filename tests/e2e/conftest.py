@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.container import cached_rootfs, unavailable_reason
+from support.container import OstreeImage, cached_rootfs, unavailable_reason
 from support.platforms import PLATFORMS, Platform
 
 from .project import build_wheel
@@ -57,17 +57,38 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
+@pytest.fixture(scope="session")
+def base_image(
+    platform: Platform, rootfs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OstreeImage]:
+    """The platform's rootfs committed into a fresh sysroot image once; every system copies it."""
+    image = OstreeImage.create(tmp_path_factory.mktemp(f"base-{platform.id}"), rootfs)
+    image.unmount()
+    try:
+        yield image
+    finally:
+        image.close()
+
+
 MakeSystem = Callable[..., System]
 
 
 @pytest.fixture
-def make_system(rootfs: Path, wheel: Path, tmp_path: Path) -> Iterator[MakeSystem]:
+def make_system(
+    platform: Platform, rootfs: Path, base_image: OstreeImage, wheel: Path, tmp_path: Path
+) -> Iterator[MakeSystem]:
     """Build test machines; every one is unmounted and deleted after the test, pass or fail."""
     systems: list[System] = []
 
     def make(config: str | None = None, generator: bool = False) -> System:
         system = System.create(
-            tmp_path / f"system-{len(systems)}", rootfs, wheel, config, generator
+            tmp_path / f"system-{len(systems)}",
+            rootfs,
+            wheel,
+            config,
+            generator,
+            platform,
+            base_image,
         )
         systems.append(system)
         return system

@@ -1,8 +1,9 @@
 """See it work: one update cycle of ostree-autocleanup on a throwaway ostree-booted system.
 
-    .venv/bin/python tests/see_it_work.py      (as root; the launcher only calls main())
+    .venv/bin/python tests/see_it_work.py [--platform debian12|debian13]
+                                            (as root; the launcher only calls main())
 
-It builds a Debian 12 OSTree system in a loop-mounted image with this checkout installed as a
+It builds a Debian 12 (or 13) OSTree system in a loop-mounted image with this checkout installed as a
 package would install it, boots it with systemd as PID 1 under systemd-nspawn, stages an
 update, powers off, boots twice more, and says at each step what happened, in words, from what
 the system itself reports: its units, its journal, ``ostree-autocleanup status``, its sysroot.
@@ -36,6 +37,7 @@ from support.container import (
     remove_tree,
     unavailable_reason,
 )
+from support.platforms import BY_ID, DEBIAN_12, Platform
 
 from .project import build_wheel, cli_command
 from .system import BRANCH, PAYLOAD_FILES, System
@@ -88,7 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where to make the scratch directory with the sparse 4 GiB system image "
         "(default: %(default)s); it is removed at the end",
     )
+    parser.add_argument(
+        "--platform",
+        choices=sorted(BY_ID),
+        default=DEBIAN_12.id,
+        help="the OS of the test system: Debian 12 (ostree 2022.7, systemd 252) or Debian 13 "
+        "(ostree 2025.2, systemd 257) (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    platform = BY_ID[args.platform]
     narrator = Narrator(sys.stdout)
 
     reason = unavailable_reason()
@@ -112,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     systems: list[System] = []
     status = 0
     try:
-        run_cycle(narrator, workdir, systems)
+        run_cycle(narrator, workdir, systems, platform)
     except KeyboardInterrupt:
         narrator.say("Interrupted: stopping the container and removing what was made.")
         status = 130
@@ -162,13 +172,19 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_cycle(narrator: Narrator, workdir: Path, systems: list[System]) -> None:
+def describe(platform: Platform) -> str:
+    return f"{platform.name} (ostree {platform.ostree})"
+
+
+def run_cycle(
+    narrator: Narrator, workdir: Path, systems: list[System], platform: Platform = DEBIAN_12
+) -> None:
     say = narrator.say
     say(
-        "Getting the test system's Debian 12 root file system",
+        f"Getting the test system's {describe(platform)} root file system",
         "(the first run builds it with debootstrap: a minute or two; later runs reuse it).",
     )
-    rootfs = cached_rootfs()
+    rootfs = cached_rootfs(platform)
     say(f"Root file system ready: {rootfs}")
 
     prebuilt = os.environ.get("OSTREE_AUTOCLEANUP_E2E_WHEEL")
@@ -182,10 +198,10 @@ def run_cycle(narrator: Narrator, workdir: Path, systems: list[System]) -> None:
     say(
         "Making the OSTree system: a sparse 4 GiB ext4 image, loop-mounted, with an OSTree sysroot."
     )
-    system = DemoSystem.create(workdir / "system", rootfs, wheel)
+    system = DemoSystem.create(workdir / "system", rootfs, wheel, platform=platform)
     systems.append(system)
     say(
-        "OSTree system ready: Debian 12 with this project installed as a package would install it",
+        f"OSTree system ready: {describe(platform)} with this project installed as a package would install it",
         "(`ostree-autocleanup install --root` wrote and enabled the units in the image);",
         "releases 1 and 2 are deployed: 2 boots by default, 1 is its rollback.",
     )
@@ -204,7 +220,7 @@ def run_cycle(narrator: Narrator, workdir: Path, systems: list[System]) -> None:
                 else f"{SERVICE} ran, although nothing was pending."
             )
         )
-        stage(container)
+        stage(container, platform)
         say(
             f"Staged release 3 ({PAYLOAD_FILES} new files of "
             f"{mib(DemoSystem.payload_file_bytes)}) with `ostree admin deploy --stage`;",
@@ -288,13 +304,19 @@ def booted(container: Container, say: Callable[..., None]) -> None:
         say(f"(the system is {state}; failed units: {', '.join(units) or 'none'})")
 
 
-def stage(container: Container) -> None:
+def stage(container: Container, platform: Platform) -> None:
     """Stage the newest release and wait until its finalize unit is armed for shutdown.
 
-    Debian 12's ostree starts the finalize unit through a path unit; a poweroff issued before
+    ostree before 2025.2 starts the finalize unit through a path unit; a poweroff issued before
     that unit reacted would skip finalization (the race for which ostree 2025.2 dropped it).
+    2025.2 starts it before `deploy --stage` returns, so there the wait ends at once.
     """
     container.run(["ostree", "admin", "deploy", "--stage", f"--os={OS_NAME}", BRANCH])
+    if not platform.finalize_path_unit:
+        state = container.show(FINALIZE, "ActiveState")["ActiveState"]
+        if state != "active":
+            raise DemoError(f"{FINALIZE} is {state} right after staging, not active")
+        return
     deadline = time.monotonic() + STAGE_TIMEOUT
     while container.show(FINALIZE, "ActiveState")["ActiveState"] != "active":
         if time.monotonic() > deadline:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from support.container import BASE_REF, OS_NAME, Container, OstreeImage
+from support.platforms import DEBIAN_12, Platform
 
 from .project import install_units, install_wheel
 
@@ -26,11 +27,14 @@ class System:
     # Size of each random payload file of a release (a subclass may ship bigger releases).
     payload_file_bytes = 4096
 
-    def __init__(self, image: OstreeImage, workdir: Path) -> None:
+    def __init__(self, image: OstreeImage, workdir: Path, platform: Platform = DEBIAN_12) -> None:
         self.image = image
         self.workdir = workdir
+        # What the OS inside is (its ostree, systemd): the tests read every difference from it.
+        self.platform = platform
         self.releases: dict[int, str] = {}
         self.boots = 0
+        self.read_only_sysroot = False
         self.install_output = ""
 
     @classmethod
@@ -41,9 +45,12 @@ class System:
         wheel: Path,
         config: str | None = None,
         generator: bool = False,
+        platform: Platform = DEBIAN_12,
+        base: OstreeImage | None = None,
     ) -> System:
-        image = OstreeImage.create(workdir, rootfs)
-        system = cls(image, workdir)
+        """A new machine: a copy of ``base`` (the rootfs committed already) if given."""
+        image = base.copy(workdir) if base is not None else OstreeImage.create(workdir, rootfs)
+        system = cls(image, workdir, platform)
         try:
             system._install_project(wheel, config, generator)
             system.release(1)
@@ -91,7 +98,20 @@ class System:
     def boot(self) -> Container:
         """The next boot, from the deployment the bootloader would pick."""
         self.boots += 1
-        return Container(self.image, self.workdir / f"boot-{self.boots}.log")
+        return Container(
+            self.image,
+            self.workdir / f"boot-{self.boots}.log",
+            read_only_sysroot=self.read_only_sysroot,
+        )
+
+    def make_sysroot_read_only(self) -> None:
+        """From the next boot on, the sysroot is read-only as ostree's sysroot.readonly has it.
+
+        The repo config says so (ostree-remount then leaves /sysroot read-only) and every boot
+        mounts /sysroot and /boot read-only, as ostree-prepare-root does on such systems.
+        """
+        self.image.ostree(f"--repo={self.image.repo}", "config", "set", "sysroot.readonly", "true")
+        self.read_only_sysroot = True
 
     def deployed_commits(self) -> list[str]:
         return sorted(name.split(".")[0] for name in self.image.deployments())

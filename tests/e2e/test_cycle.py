@@ -2,7 +2,9 @@
 
 stage -> clean poweroff (finalize, stamp) -> boot (cleanup, stamp cleared) -> boot (skipped);
 stage -> power cut (no stamp, no cleanup); stage -> failing finalize (no stamp, reported).
-Each runs for the default config, prune mode, the ostree CLI backend and the generator install.
+Each runs for the default config, prune mode, the ostree CLI backend and the generator install,
+the whole cycle also on a read-only sysroot, and all of it on every platform (the test id names
+it); what differs between ostree releases is read from the platform's row.
 """
 
 from __future__ import annotations
@@ -10,21 +12,28 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
 from support.container import OS_NAME, Container
+from support.platforms import Platform
 
 from .conftest import MakeSystem
-from .project import run_cli
+from .observe import (
+    FINALIZE,
+    SERVICE,
+    check_path_unit,
+    check_path_unit_report,
+    check_sysroot_read_only,
+    diagnose,
+    status_report,
+    status_text,
+)
 from .system import BRANCH, System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
-SERVICE = "ostree-autocleanup.service"
-FINALIZE = "ostree-finalize-staged.service"
-FINALIZE_PATH = "ostree-finalize-staged.path"
 STAMP = "/sysroot/.cleanup"
 FAILURE_STAMP = "boot/ostree/finalize-failure.stamp"
 # Long enough that a cleanup still runs when multi-user.target is reached, unless the target
@@ -37,6 +46,8 @@ class Scenario(NamedTuple):
     generator: bool
     # Only the helper keeps a record of what it freed; `ostree admin cleanup` keeps none.
     records_result: bool
+    # The sysroot mounted read-only, as ostree's `[sysroot] readonly=true` systems have it.
+    read_only: bool = False
 
 
 SCENARIOS = {
@@ -45,13 +56,12 @@ SCENARIOS = {
     "ostree-cli": Scenario("version: 1\ncleanup:\n  backend: ostree-cli\n", False, False),
     "generator": Scenario(None, True, True),
 }
-
-
-def diagnose(container: Container) -> str:
-    status = container.run(
-        ["systemctl", "status", "--no-pager", "-l", SERVICE, FINALIZE], check=False
-    )
-    return f"\n{status.stdout}\n--- journal ---\n{container.journal()[-6000:]}"
+# The whole cycle once more where the OS mounts the sysroot read-only (the helper backend only:
+# render refuses ostree-cli with sysroot-readonly).
+CYCLE_SCENARIOS = {
+    **SCENARIOS,
+    "read-only": Scenario("version: 1\nsysroot-readonly: yes\n", False, True, True),
+}
 
 
 def shutdown_log(system: System) -> str:
@@ -60,43 +70,23 @@ def shutdown_log(system: System) -> str:
     return "\n--- journal ---\n" + log[-6000:]
 
 
-def stage(container: Container, timeout: float = 30.0) -> None:
+def stage(container: Container, platform: Platform, timeout: float = 30.0) -> None:
     """Stage the newest release, and wait until the finalize unit is armed for shutdown.
 
-    Debian 12's ostree starts ostree-finalize-staged.service through a path unit; a poweroff
+    ostree before 2025.2 starts ostree-finalize-staged.service through a path unit; a poweroff
     issued before that unit reacted would skip finalization altogether (the race for which
-    ostree 2025.2 dropped the path unit), which is not what these tests are about.
+    ostree 2025.2 dropped the path unit), which is not what these tests are about. 2025.2
+    starts the unit itself before `deploy --stage` returns: there it must be active at once.
     """
     container.run(["ostree", "admin", "deploy", "--stage", f"--os={OS_NAME}", BRANCH])
+    if not platform.finalize_path_unit:
+        state = container.show(FINALIZE, "ActiveState")["ActiveState"]
+        assert state == "active", f"{FINALIZE} is {state} right after staging"
+        return
     deadline = time.monotonic() + timeout
     while container.show(FINALIZE, "ActiveState")["ActiveState"] != "active":
         assert time.monotonic() < deadline, f"{FINALIZE} not started after staging"
         time.sleep(0.05)
-
-
-def status_report(container: Container) -> dict[str, Any]:
-    """``ostree-autocleanup status --json`` asked from the host over the container's bus."""
-    result = run_cli(
-        [
-            "status",
-            "--json",
-            "--bus-address",
-            container.bus_address,
-            "--root",
-            str(container.root),
-        ]
-    )
-    assert result.returncode == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
-
-
-def status_text(container: Container) -> str:
-    result = run_cli(
-        ["status", "--bus-address", container.bus_address, "--root", str(container.root)]
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def expected_freed(system: System) -> set[str]:
@@ -153,12 +143,14 @@ def break_next_finalize(system: System) -> None:
     subprocess.run(["chattr", "+i", str(spare / "immutable")], check=True)
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS), ids=list(SCENARIOS))
+@pytest.mark.parametrize("scenario", list(CYCLE_SCENARIOS), ids=list(CYCLE_SCENARIOS))
 def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
-    make_system: MakeSystem, scenario: str
+    make_system: MakeSystem, platform: Platform, scenario: str
 ) -> None:
-    config, generator, records_result = SCENARIOS[scenario]
+    config, generator, records_result, read_only = CYCLE_SCENARIOS[scenario]
     system = make_system(config, generator)
+    if read_only:
+        system.make_sysroot_read_only()
     stamp = system.stamp()
     release_1, release_2 = system.releases[1], system.releases[2]
     release_3 = system.release(3)
@@ -170,8 +162,10 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
         service = container.show(SERVICE, "ConditionResult", "UnitFileState")
         assert service["ConditionResult"] == "no"
         assert service["UnitFileState"] == ("generated" if generator else "enabled")
-        assert container.show(FINALIZE_PATH, "UnitFileState")["UnitFileState"] == "enabled"
-        stage(container)
+        check_path_unit(container, platform)
+        if read_only:
+            check_sysroot_read_only(container)
+        stage(container, platform)
         assert not stamp.exists()
         assert container.poweroff() == 0
 
@@ -202,9 +196,15 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
         assert SERVICE not in container.critical_chain("multi-user.target")
         assert not target_orders_after_cleanup(container)
 
+        if read_only:
+            # The cleanup wrote them from a mount namespace of its own, nothing leaked out.
+            log = container.journal(SERVICE)
+            assert "read-write in a private mount namespace" in log, log
+            check_sysroot_read_only(container)
         report = status_report(container)
         unit = report["units"][SERVICE]
         assert (unit["result"], unit["exec_main_status"], unit["enabled"]) == ("success", 0, True)
+        check_path_unit_report(report, platform)
         assert unit["exec_main_exit_timestamp"] is not None
         assert report["cleanup"]["pending"] is False
         assert report["cleanup"]["stamp"] == STAMP  # the system's path, not the host's view
@@ -242,9 +242,9 @@ def test_finalize_marks_and_next_boot_cleans_without_delaying_boot(
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS), ids=list(SCENARIOS))
 def test_power_cut_and_failed_finalize_leave_no_stamp(
-    make_system: MakeSystem, scenario: str
+    make_system: MakeSystem, platform: Platform, scenario: str
 ) -> None:
-    config, generator, _ = SCENARIOS[scenario]
+    config, generator, _, _ = SCENARIOS[scenario]
     system = make_system(config, generator)
     stamp = system.stamp()
     booted = system.image.next_boot()
@@ -253,7 +253,7 @@ def test_power_cut_and_failed_finalize_leave_no_stamp(
     # A power cut after staging: no stop job runs, so neither finalize nor the stamp.
     with system.boot() as container:
         assert container.wait_until_booted() == "running", diagnose(container)
-        stage(container)
+        stage(container, platform)
         container.kill()
     assert not stamp.exists()
     assert system.image.next_boot() == booted, "the bootloader learned of an unfinalized deployment"
@@ -267,7 +267,7 @@ def test_power_cut_and_failed_finalize_leave_no_stamp(
         assert system.image.objects() == objects
 
         # Finalization fails at this shutdown: ostree records why, and no stamp is written.
-        stage(container)
+        stage(container, platform)
         break_next_finalize(system)
         assert container.poweroff() == 0
     assert not stamp.exists(), "a stamp although finalization failed" + shutdown_log(system)
@@ -295,13 +295,15 @@ def test_power_cut_and_failed_finalize_leave_no_stamp(
         assert container.poweroff() == 0
 
 
-def test_boot_timing_check_sees_a_cleanup_that_delays_boot(make_system: MakeSystem) -> None:
+def test_boot_timing_check_sees_a_cleanup_that_delays_boot(
+    make_system: MakeSystem, platform: Platform
+) -> None:
     """Control for the timing check above: ordered before multi-user.target, it must notice."""
     system = make_system()
     system.release(3)
     with system.boot() as container:
         assert container.wait_until_booted() == "running", diagnose(container)
-        stage(container)
+        stage(container, platform)
         assert container.poweroff() == 0
     assert system.stamp().exists(), shutdown_log(system)
     slow_down_next_start(system, extra="[Unit]\nBefore=multi-user.target\n")

@@ -14,8 +14,9 @@ import pytest
 from support.container import Container
 
 from .conftest import MakeSystem
+from .observe import diagnose, status_report
 from .system import System
-from .test_cycle import diagnose, shutdown_log, stage, status_report
+from .test_cycle import shutdown_log, stage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
@@ -92,7 +93,7 @@ def test_the_timer_starts_the_cleanup_after_the_delay(
         }, diagnose(container)
         wants = container.show("multi-user.target", "Wants")["Wants"].split()
         assert TIMER in wants and SERVICE not in wants, wants
-        stage(container)
+        stage(container, system.platform)
         assert container.poweroff() == 0
     assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
     objects_before = system.image.objects()

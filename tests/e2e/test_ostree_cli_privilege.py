@@ -21,8 +21,9 @@ import pytest
 from support.platforms import DEBIAN_13, Platform
 
 from .conftest import MakeSystem
+from .observe import SERVICE, check_path_unit, diagnose
 from .system import System
-from .test_cycle import SERVICE, diagnose, expected_freed, shutdown_log, stage
+from .test_cycle import expected_freed, shutdown_log, stage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
@@ -34,7 +35,6 @@ CAP_SYS_ADMIN = 21
 DROPIN = "90-e2e-privilege.conf"
 ENDLESS = Path(__file__).parents[2] / "examples" / "endless-os.yaml"
 ENDLESS_SERVICE = "eos-updater-autocleanup.service"
-FINALIZE_PATH = "ostree-finalize-staged.path"
 
 
 def next_boot_dropin(system: System, text: str | None) -> None:
@@ -65,7 +65,7 @@ def test_cap_sys_admin_in_the_bounding_set_is_necessary_and_sufficient(
     system.release(3)
     with system.boot() as container:
         assert container.wait_until_booted() == "running", diagnose(container)
-        stage(container)
+        stage(container, system.platform)
         assert container.poweroff() == 0
     assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
     objects_before = system.image.objects()
@@ -110,13 +110,9 @@ def test_endless_example_cleans_up_on_both_platforms(
     system.release(3)
     with system.boot() as container:
         assert container.wait_until_booted() == "running", container.journal()[-4000:]
-        path = container.show(FINALIZE_PATH, "LoadState", "UnitFileState")
         # path-unit: auto enables it where the platform's ostree still ships it.
-        if platform.finalize_path_unit:
-            assert path == {"LoadState": "loaded", "UnitFileState": "enabled"}
-        else:
-            assert path["LoadState"] == "not-found"
-        stage(container)
+        check_path_unit(container, platform)
+        stage(container, system.platform)
         assert container.poweroff() == 0
     assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
     objects_before = system.image.objects()
@@ -144,7 +140,7 @@ def test_prune_mode_needs_no_capability_on_ostree_2025(make_system: MakeSystem) 
     system.release(3)
     with system.boot() as container:
         assert container.wait_until_booted() == "running", diagnose(container)
-        stage(container)
+        stage(container, system.platform)
         assert container.poweroff() == 0
     assert stamp.exists(), "the finalize drop-in did not write the stamp" + shutdown_log(system)
     objects_before = system.image.objects()

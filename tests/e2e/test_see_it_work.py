@@ -1,7 +1,9 @@
 """The README's "see it work" command: the whole cycle told step by step, and nothing left over.
 
 The command is read from README.md and run as documented, with this test environment's Python
-in place of .venv/bin/python; its narration is checked against what each step must show.
+in place of .venv/bin/python; its narration is checked against what each step must show. The
+whole cycle runs on every platform (the README's `--platform` for all but the default), the
+^C test once, on the default.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from support import readme
+from support.container import cached_rootfs, unavailable_reason
+from support.platforms import DEBIAN_12, Platform
 
 from .project import REPO_ROOT
 
@@ -41,12 +45,23 @@ STEPS = (
 )
 
 
-def demo_command(tmp_path: Path) -> list[str]:
+def demo_command(tmp_path: Path, platform: Platform = DEBIAN_12) -> list[str]:
     """The README's command, minus its apt-get part (the suite's set-up installs those)."""
     *_, demo = readme.command_running("see_it_work.py").split(" && ")
     python, *args = shlex.split(demo)
     assert python == ".venv/bin/python"
+    if platform != DEBIAN_12:
+        args += ["--platform", platform.id]
     return [sys.executable, *args, "--tmpdir", str(tmp_path)]
+
+
+@pytest.fixture
+def default_rootfs() -> Path:
+    """The default platform's root, without running the test once per platform."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"end-to-end boots skipped: {reason}")
+    return cached_rootfs(DEBIAN_12)
 
 
 def leftovers(tmp_path: Path) -> list[str]:
@@ -69,9 +84,11 @@ def leftovers(tmp_path: Path) -> list[str]:
     return found
 
 
-def test_see_it_work_tells_the_whole_cycle_and_cleans_up(rootfs: Path, tmp_path: Path) -> None:
+def test_see_it_work_tells_the_whole_cycle_and_cleans_up(
+    platform: Platform, rootfs: Path, tmp_path: Path
+) -> None:
     result = subprocess.run(
-        demo_command(tmp_path),
+        demo_command(tmp_path, platform),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -80,6 +97,7 @@ def test_see_it_work_tells_the_whole_cycle_and_cleans_up(rootfs: Path, tmp_path:
     )
     narration = result.stdout
     assert result.returncode == 0, narration + result.stderr
+    assert f"OSTree system ready: {platform.name} (ostree {platform.ostree})" in narration
     position = 0
     found: dict[str, str] = {}
     for step in STEPS:
@@ -93,7 +111,7 @@ def test_see_it_work_tells_the_whole_cycle_and_cleans_up(rootfs: Path, tmp_path:
     assert leftovers(tmp_path) == []
 
 
-def test_see_it_work_cleans_up_after_ctrl_c(rootfs: Path, tmp_path: Path) -> None:
+def test_see_it_work_cleans_up_after_ctrl_c(default_rootfs: Path, tmp_path: Path) -> None:
     """^C while the container runs and the image is mounted: exit 130 and nothing left."""
     process = subprocess.Popen(
         demo_command(tmp_path),

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 class Platform(NamedTuple):
     id: str
+    # How a person calls it (the demo says it).
+    name: str
     # debootstrap's suite name, also how the mirror is found in the host's apt sources.
     suite: str
     ostree: str
@@ -21,7 +23,7 @@ class Platform(NamedTuple):
     finalize_path_unit: bool
 
 
-DEBIAN_12 = Platform("debian12", "bookworm", "2022.7", 252, "3.11", True)
-DEBIAN_13 = Platform("debian13", "trixie", "2025.2", 257, "3.13", False)
+DEBIAN_12 = Platform("debian12", "Debian 12", "bookworm", "2022.7", 252, "3.11", True)
+DEBIAN_13 = Platform("debian13", "Debian 13", "trixie", "2025.2", 257, "3.13", False)
 PLATFORMS = (DEBIAN_12, DEBIAN_13)
 BY_ID = {platform.id: platform for platform in PLATFORMS}
