@@ -61,6 +61,9 @@ SCENARIOS = {
 CYCLE_SCENARIOS = {
     **SCENARIOS,
     "read-only": Scenario("version: 1\nsysroot-readonly: yes\n", False, True, True),
+    "read-only-prune": Scenario(
+        "version: 1\nsysroot-readonly: yes\ncleanup:\n  mode: prune\n", False, True, True
+    ),
 }
 
 
