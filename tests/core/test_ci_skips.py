@@ -10,7 +10,7 @@ from pathlib import Path
 
 CONFTEST = Path(__file__).parents[1] / "conftest.py"
 
-SKIPPING = '''
+SKIPPING = """
 import pytest
 
 def test_in_body() -> None:
@@ -22,7 +22,7 @@ def test_marked() -> None:
 
 def test_runs() -> None:
     pass
-'''
+"""
 
 
 def _pytest(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess[str]:
@@ -58,3 +58,29 @@ def test_outside_ci_a_skip_stays_a_skip_with_its_reason(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout
         assert "1 passed, 2 skipped" in result.stdout, result.stdout
         assert "needs the frobnicator (apt-get install frob)" in result.stdout
+
+
+def test_the_set_up_fails_saying_why_when_ostree_boot_cannot_be_had(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    apt_get = bin_dir / "apt-get"
+    apt_get.write_text("#!/bin/sh\necho 'E: Unable to locate package ostree-boot' >&2\nexit 100\n")
+    apt_get.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "OSTREE_AUTOCLEANUP_TEST_CACHE": str(tmp_path / "cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).parents[1] / "support/upstream.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"cannot fetch Debian's ostree-boot units into {tmp_path}/cache/ostree-boot: "
+        "apt-get download ostree-boot failed: E: Unable to locate package ostree-boot\n"
+    )
