@@ -86,7 +86,7 @@ def test_open_dir_reaches_the_root_and_below_it(tmp_path: Path, fds: None) -> No
 
 
 def test_open_dir_refuses_a_directory_outside_the_root(tmp_path: Path, fds: None) -> None:
-    with pytest.raises(ValueError, match=f"^{tmp_path.parent} is not inside {tmp_path}$"):
+    with pytest.raises(ValueError, match=rf"^{tmp_path.parent} is not inside {tmp_path}$"):
         confined.open_dir(str(tmp_path), str(tmp_path.parent))
     with pytest.raises(ValueError):
         confined.open_dir(str(tmp_path / "a"), str(tmp_path / "ab"))
@@ -322,7 +322,7 @@ def test_after_sixteen_taken_names_replace_gives_up(
 
     monkeypatch.setattr(os, "urandom", same)
     (tmp_path / ".f.tmp.0000000000000000").write_bytes(b"planted")
-    with pytest.raises(FileExistsError, match="^no free temporary name for f after 16 tries$"):
+    with pytest.raises(FileExistsError, match=r"^no free temporary name for f after 16 tries$"):
         atomic.replace(directory, "f", b"new")
     assert tries == [8] * 16
     assert not (tmp_path / "f").exists()
