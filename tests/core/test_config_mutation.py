@@ -1,0 +1,95 @@
+"""The validator's kinds called directly, each with its exact message: what the bad-config
+cases reach only through the settings table built at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ostree_autocleanup.generator.config import settings
+from ostree_autocleanup.generator.config.settings import Problem
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (True, "a boolean"),
+        (5, "an integer"),
+        (2.5, "a number"),
+        ("s", "a string"),
+        ([], "a list"),
+        ({}, "a mapping"),
+        (None, "null"),
+        (b"x", "bytes"),
+        (object(), "object"),
+    ],
+)
+def test_every_kind_of_value_is_named(value: object, name: str) -> None:
+    assert settings._kind_name(value) == name
+    if isinstance(value, str):
+        return
+    with pytest.raises(Problem, match=rf"^expected a string, got {name}$"):
+        settings._need_str(value)
+
+
+def _problem(kind: settings.Kind, value: Any) -> tuple[str, str | None]:
+    with pytest.raises(Problem) as caught:
+        kind.parse(value)
+    return caught.value.message, caught.value.hint
+
+
+def test_integer_bounds_are_its_own() -> None:
+    kind = settings.Integer(2, 5)
+    assert [kind.parse(n) for n in (2, 5)] == [2, 5]
+    assert _problem(kind, 1) == ("1 is out of range", "allowed: 2 to 5")
+    assert _problem(kind, 6) == ("6 is out of range", "allowed: 2 to 5")
+    assert _problem(kind, "3") == ("expected an integer, got a string", None)
+    assert _problem(kind, True) == ("expected an integer, got a boolean", None)
+    assert kind.schema() == {"type": "integer", "minimum": 2, "maximum": 5}
+    assert kind.describe() == "integer, 2 to 5"
+
+
+def test_choice_takes_its_own_choices() -> None:
+    kind = settings.Choice("red", "green")
+    assert kind.parse("green") == "green"
+    assert _problem(kind, "gren") == ("'gren' is not one of red, green", "did you mean 'green'?")
+    assert _problem(kind, "blue")[0] == "'blue' is not one of red, green"
+    assert kind.schema() == {"enum": ["red", "green"]}
+    assert kind.describe() == "one of `red`, `green`"
+    yes_no = settings.Choice("yes", "no", "auto")
+    assert yes_no.parse(True) == "yes" and yes_no.parse(False) == "no"
+    assert yes_no.schema() == {"oneOf": [{"enum": ["yes", "no", "auto"]}, {"type": "boolean"}]}
+    assert _problem(kind, True)[0].startswith("expected a string, got a boolean")
+
+
+def test_an_executable_path_is_not_the_root_directory() -> None:
+    assert settings.AbsolutePath().parse("/") == "/"
+    message, _ = _problem(settings.AbsolutePath(executable=True), "/")
+    assert message == (
+        "'/' is a directory: systemd refuses to run it ('Executable path specifies a directory')"
+    )
+    assert settings.AbsolutePath(executable=True).parse("/usr/bin/x") == "/usr/bin/x"
+
+
+def test_unit_names_take_their_own_suffixes_directory_and_colon_rule() -> None:
+    kind = settings.UnitName(".timer", directory=".wants")
+    assert kind.parse("a:b.timer") == "a:b.timer"
+    assert "must end in .timer" in _problem(kind, "a.service")[0]
+    assert kind.schema()["pattern"] == r"^[A-Za-z0-9_:][A-Za-z0-9:_.@-]*(\.timer)$"
+    assert kind.describe() == "unit name ending in `.timer`"
+    tools = settings.UnitName(".service", ".target", directory=".d", checked_by_tools=True)
+    assert tools.schema()["pattern"] == r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*(\.service|\.target)$"
+    assert ":" in _problem(tools, "a:b.service")[0]
+    longest_d = tools.schema()["maxLength"]
+    longest_wants = kind.schema()["maxLength"]
+    assert longest_d - longest_wants == len(".wants") - len(".d")
+    _message, hint = _problem(tools, "u" * (longest_d - len(".service") + 1) + ".service")
+    assert hint == f"at most {longest_d} characters"
+
+
+def test_a_time_span_minimum_is_its_own() -> None:
+    assert settings.TimeSpan(minimum=0).parse("0") == "0"
+    assert _problem(settings.TimeSpan(), "0")[0].startswith("'0' ")
+    assert settings.TimeSpan().parse(90) == "90"
+    assert _problem(settings.TimeSpan(), True)[0] == "expected a string, got a boolean"
