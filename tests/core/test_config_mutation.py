@@ -93,3 +93,29 @@ def test_a_time_span_minimum_is_its_own() -> None:
     assert _problem(settings.TimeSpan(), "0")[0].startswith("'0' ")
     assert settings.TimeSpan().parse(90) == "90"
     assert _problem(settings.TimeSpan(), True)[0] == "expected a string, got a boolean"
+
+
+def test_boolean_directive_values_and_the_newer_ones() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    check = v.boolean(newer=("self",))
+    assert [check(w) for w in ("yes", "No", "1", "off", "T")] == [None] * 5
+    assert check("self") == v._NEEDS_257
+    assert check("maybe") == "is not a boolean (yes or no)"
+    assert v.boolean()("self") == "is not a boolean (yes or no)"
+
+
+def test_choice_directive_values_with_and_without_booleans_and_empty() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    plain = v.choice("full", "strict")
+    assert plain("full") is None and plain("strict") is None
+    assert plain("Full") == "is not one of full, strict"
+    assert plain("yes") == "is not one of full, strict"
+    assert plain("") == "is not one of full, strict"
+    both = v.choice("full", booleans=True)
+    assert both("yes") is None and both("off") is None and both("full") is None
+    assert both("") == "is not one of yes, no, full"
+    empty = v.choice("shared", empty=True)
+    assert empty("") is None and empty("shared") is None
+    assert empty("yes") == "is not one of shared"
