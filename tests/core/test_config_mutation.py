@@ -119,3 +119,24 @@ def test_choice_directive_values_with_and_without_booleans_and_empty() -> None:
     empty = v.choice("shared", empty=True)
     assert empty("") is None and empty("shared") is None
     assert empty("yes") == "is not one of shared"
+
+
+def test_an_empty_value_resets_these_directives() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    for check in (v.bind_paths, v.root_directory, v.group, v.supplementary_groups, v.device_allow):
+        assert check("") is None, check
+    assert v._path("") is not None  # what each would say without its reset
+
+
+def test_device_allow_checks_the_device_path() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    assert v.device_allow("char-pts rw") is None
+    assert v.device_allow("/dev/sda rw") is None
+    assert v.device_allow("/dev/../sda rw") == (
+        "has the device path '/dev/../sda', which is not normalised (no '//', '.' or '..' components)"
+    )
+    assert v.device_allow("x") == (
+        "is not a device (/dev/... or char-NAME or block-NAME), then optionally a space and rwm"
+    )

@@ -290,6 +290,19 @@ def test_write_tree_makes_the_output_and_refuses_an_escape(tmp_path: Path) -> No
     assert stat.S_IMODE(os.stat(out / "c").st_mode) == 0o600
     with pytest.raises(UsageError, match="may not appear"):
         rootfs.write_tree(str(out), {"../x": ""})
+    rootfs.write_tree(str(out), {"default": ""})
+    assert stat.S_IMODE(os.stat(out / "default").st_mode) == 0o644
     (tmp_path / "blocker").write_bytes(b"")
-    with pytest.raises(Failure, match=rf"^cannot create {tmp_path}/blocker/x: "):
+    with pytest.raises(Failure, match=rf"^cannot create {tmp_path}/blocker/x: Not a directory$"):
         rootfs.write_tree(str(tmp_path / "blocker/x"), {"a": ""})
+
+
+def test_write_tree_says_why_a_write_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rootfs, "_replace_in", full)
+    with pytest.raises(Failure, match=rf"^cannot write under {tmp_path}: No space left on device$"):
+        rootfs.write_tree(str(tmp_path), {"a": ""})
