@@ -140,3 +140,26 @@ def test_device_allow_checks_the_device_path() -> None:
     assert v.device_allow("x") == (
         "is not a device (/dev/... or char-NAME or block-NAME), then optionally a space and rwm"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("2.5", "expected an integer, got 2.5"),
+        ("3.0", "expected an integer, got 3.0 (write 3 without a point)"),
+    ],
+)
+def test_only_a_whole_float_gets_the_hint(
+    text: str, line: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ostree_autocleanup.generator import cli
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"version: 1\ncleanup:\n  max-attempts: {text}\n")
+    assert cli.main(["render", "-c", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}:3:17: error: cleanup.max-attempts: {line}\n"
+
+
+def test_unit_name_kinds_describe_every_suffix() -> None:
+    kind = settings.UnitName(".service", ".target", directory=".d")
+    assert kind.describe() == "unit name ending in `.service` or `.target`"
