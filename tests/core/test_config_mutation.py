@@ -163,3 +163,52 @@ def test_only_a_whole_float_gets_the_hint(
 def test_unit_name_kinds_describe_every_suffix() -> None:
     kind = settings.UnitName(".service", ".target", directory=".d")
     assert kind.describe() == "unit name ending in `.service` or `.target`"
+
+
+@pytest.mark.parametrize(
+    ("name", "what", "tilde", "good"),
+    [
+        ("address_families", "an address family (AF_...)", True, "AF_UNIX"),
+        ("filesystems", "a filesystem or filesystem group", True, "ext4"),
+        ("system_call_log", "a system call or @group both systemd 252 and 257 know", True, "mount"),
+        ("architectures", "an architecture (native, x86-64, ...)", False, "native"),
+    ],
+)
+def test_word_list_directives_name_what_they_take(
+    name: str, what: str, tilde: bool, good: str
+) -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    check = getattr(v, name)
+    assert check(good) is None and check(f"{good} {good}") is None and check("") is None
+    assert check("bogus") == f"is not {what}"
+    assert check(f"{good} bogus") == f"names 'bogus', which is not {what}"
+    assert check(f"{good}  {good}") == "has two spaces in a row or a space after '~'"
+    if tilde:
+        assert check(f"~{good}") is None
+        assert check(f"~ {good}") == "has two spaces in a row or a space after '~'"
+        assert check(f"{good} ~{good}") == (
+            "has '~' inside the list: it may only start it, and then applies to all of it"
+        )
+    else:  # no inverted form: a '~' is refused wherever it stands
+        assert check(f"~{good}") == (
+            "has '~' inside the list: it may only start it, and then applies to all of it"
+        )
+
+
+def test_address_family_none_stands_alone() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    assert v.address_families("none") is None
+    message = "uses 'none' with '~' or other words: 'none' stands alone"
+    assert v.address_families("~none") == message
+    assert v.address_families("AF_UNIX none") == message
+
+
+def test_error_number_resets_with_an_empty_value() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    assert v.error_number("") is None and v.error_number("EPERM") is None
+    assert v.error_number("x") == (
+        "is not an error name such as EPERM, a number from 1 to 4095, or kill"
+    )
