@@ -172,6 +172,8 @@ def test_unit_name_kinds_describe_every_suffix() -> None:
         ("filesystems", "a filesystem or filesystem group", True, "ext4"),
         ("system_call_log", "a system call or @group both systemd 252 and 257 know", True, "mount"),
         ("architectures", "an architecture (native, x86-64, ...)", False, "native"),
+        ("secure_bits", "a secure bit", False, "noroot"),
+        ("namespaces", "a namespace (cgroup ipc mnt net pid time user uts)", True, "net"),
     ],
 )
 def test_word_list_directives_name_what_they_take(
@@ -212,3 +214,83 @@ def test_error_number_resets_with_an_empty_value() -> None:
     assert v.error_number("x") == (
         "is not an error name such as EPERM, a number from 1 to 4095, or kill"
     )
+
+
+def test_capabilities_in_lower_case_get_a_hint() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    hint = "; write capability names in capitals"
+    assert v.capabilities("cap_kill") == "is not a capability (CAP_...)" + hint
+    assert v.capabilities("~cap_kill") == "is not a capability (CAP_...)" + hint
+    assert v.capabilities("CAP_KILL cap_chown") == (
+        "names 'cap_chown', which is not a capability (CAP_...)" + hint
+    )
+    assert v.capabilities("cap_bogus") == "is not a capability (CAP_...)"
+    assert v.capabilities("~CAP_KILL CAP_CHOWN") is None
+    assert v.capabilities("CAP_KILL ~CAP_CHOWN").startswith("has '~' inside the list")
+
+
+def test_interface_names() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    assert v.interfaces("Eth0 a.b x" + "y" * 14) is None
+    assert v.interfaces("..") == "is not an interface name (at most 15 characters)"
+    assert v.interfaces(".") == "is not an interface name (at most 15 characters)"
+    assert v.interfaces("x" * 16) == "is not an interface name (at most 15 characters)"
+    assert v.interfaces("~eth0 eth1") is None
+    assert v.interfaces("eth0 ~eth1").startswith("has '~' inside the list")
+
+
+def test_socket_bind_ports() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    bad = "is not [ipv4:|ipv6:][tcp:|udp:]PORT[-PORT] (ports 1 to 65535) or any"
+    for good in ("", "any", "ipv4:tcp:any", "65535", "1-65535", "ipv6:udp:80-80"):
+        assert v.socket_bind(good) is None, good
+    for wrong in ("ANY", "65536", "2-1", "1-65536", "x"):
+        assert v.socket_bind(wrong) == bad, wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("1", 1),
+        ("1K", 1024),
+        ("1.5K", 1536),
+        ("1.25M", 5 << 18),
+        ("0.5", 0),
+        ("2.05K", 2 * 1024 + 51),
+        ("3E", 3 << 60),
+    ],
+)
+def test_sizes_are_powers_of_1024_with_fractions(text: str, size: int) -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    assert v._bytes(text) == size
+
+
+def test_memory_and_tasks_limits() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    share = "must be more than 0% and at most 100%"
+    for check in (v.memory, v.tasks):
+        assert check("") is None and check("infinity") is None
+        assert check("100%") is None and check("0.01%") is None
+        assert check("0%") == share and check("100.01%") == share
+    assert v.memory("1") is None and v.memory("3.99E") is None
+    assert v.memory("0") == "is out of range (at least one byte, at most 4E)"
+    assert v.memory("4E") == "is out of range (at least one byte, at most 4E)"
+    assert v.memory("1X") == (
+        "is not a size (512M, 1.5G: K M G T P E are powers of 1024), a percentage or infinity"
+    )
+    assert v.tasks("1") is None and v.tasks(str((1 << 62) - 1)) is None
+    for wrong in ("0", "01", str(1 << 62), "x"):
+        assert v.tasks(wrong) == "is not a positive number of tasks, a percentage or infinity"
+
+
+def test_io_weight_range() -> None:
+    from ostree_autocleanup.generator.config import directivevalues as v
+
+    assert v.io_weight("") is None and v.io_weight("1") is None and v.io_weight("10000") is None
+    for wrong in ("0", "10001", "01", "x"):
+        assert v.io_weight(wrong) == "is not a weight from 1 to 10000"
