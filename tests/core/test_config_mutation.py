@@ -294,3 +294,31 @@ def test_io_weight_range() -> None:
     assert v.io_weight("") is None and v.io_weight("1") is None and v.io_weight("10000") is None
     for wrong in ("0", "10001", "01", "x"):
         assert v.io_weight(wrong) == "is not a weight from 1 to 10000"
+
+
+def test_directive_maps_of_two_files_merge_directive_by_directive() -> None:
+    from ostree_autocleanup.generator.config.validate import merge
+    from ostree_autocleanup.generator.config.yamlsource import Located, SourceFile
+    from ostree_autocleanup.generator.errors import Mark
+
+    def directives(file: str, **values: Any) -> SourceFile:
+        mark = Mark(file, 3, 5)
+        items = tuple(
+            ((name, value, Mark(file, 4 + i, 5), ()), Mark(file, 4 + i, 9))
+            for i, (name, value) in enumerate(values.items())
+        )
+        located = Located(dict(values), mark, items)
+        return SourceFile(file, {"sandbox.directives": located, "name": Located(file, mark)}, [])
+
+    merged = merge(
+        [directives("a.yaml", User="a", UMask="0077"), directives("b.yaml", User="b", Nice="5")]
+    )
+    result = merged["sandbox.directives"]
+    assert result.value == {"User": "b", "UMask": "0077", "Nice": "5"}
+    assert result.mark == Mark("b.yaml", 3, 5)
+    assert [(item[0][0], item[1].file) for item in result.items] == [
+        ("User", "b.yaml"),
+        ("UMask", "a.yaml"),
+        ("Nice", "b.yaml"),
+    ]
+    assert merged["name"].value == "b.yaml"  # anything else: the later file wins whole
