@@ -18,7 +18,7 @@ from docrecipes import command_lines, recipes
 
 from ostree_autocleanup.generator import cli
 from ostree_autocleanup.generator.docs import distfiles
-from support.upstream import ostree_boot_tree
+from support.upstream import require_tree
 
 TOP = Path(__file__).parents[2]
 EXAMPLE = TOP / "examples" / "debian-12.yaml"
@@ -168,10 +168,7 @@ def need_install(option: str | None = None) -> None:
 
 
 def upstream_units() -> Path:
-    tree = ostree_boot_tree()
-    if tree is None:
-        pytest.skip("Debian's ostree-boot package could not be downloaded (apt-get download)")
-    return tree / "lib/systemd/system"
+    return require_tree() / "lib/systemd/system"
 
 
 def test_mkosi_postinst_recipe(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from ostree_autocleanup.generator.boot.entries import UNITS_ARCHIVE
 from ostree_autocleanup.generator.boot.image import units_archive
 from support.generator_image import Image
-from support.upstream import ostree_boot_tree
+from support.upstream import require_tree
 
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
@@ -27,10 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def upstream() -> Path:
-    tree = ostree_boot_tree()
-    if tree is None:
-        pytest.skip("Debian's ostree-boot package could not be downloaded (apt-get download)")
-    return tree / "lib/systemd/system"
+    return require_tree() / "lib/systemd/system"
 
 
 def verify(image: Image, upstream: Path, *units: str) -> subprocess.CompletedProcess[str]:

@@ -58,3 +58,16 @@ def test_parse_seconds_is_ascii_decimal_only(text: str) -> None:
         expected = float(SATURATED) if len(whole.lstrip("0")) > 20 else float(text)
         assert value == expected
         assert value == value and value != float("inf")  # never nan, never inf
+
+
+def test_parse_seconds_at_its_edges_in_process() -> None:
+    from ostree_autocleanup.helper import numbers
+
+    assert numbers.parse_seconds("1.5") == 1.5
+    assert numbers.parse_seconds(".5") == 0.5 and numbers.parse_seconds("5.") == 5.0
+    assert numbers.parse_seconds("0.0123456789") == 0.0123456789
+    assert numbers.parse_seconds("9" * 20) == float("9" * 20)
+    assert numbers.parse_seconds("0" * 5 + "9" * 20) == float("9" * 20)
+    assert numbers.parse_seconds("1" + "0" * 20) == float(numbers.SATURATED)
+    for bad in ("", ".", "1.2.3", "-1", "1e3", "nan", "inf", " 1", "\u0661"):
+        assert numbers.parse_seconds(bad) is None, bad

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.upstream import ostree_boot_tree
+from support.upstream import require_tree
 
 HOST_UNITS = "/usr/lib/systemd/system"
 HOST_PRESETS = "/usr/lib/systemd/system-preset"
@@ -17,10 +17,7 @@ HOST_PRESETS = "/usr/lib/systemd/system-preset"
 @pytest.fixture(scope="session")
 def ostree_units() -> Path:
     """The upstream ostree units from Debian's ostree-boot package."""
-    tree = ostree_boot_tree()
-    if tree is None:
-        pytest.skip("ostree-boot .deb not available (apt-get download ostree-boot failed)")
-    return tree / "lib/systemd/system"
+    return require_tree() / "lib/systemd/system"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from ostree_autocleanup.generator.units.render import render_units
 from support.manager import UserManager
 from support.service_case import Case, Reference, make_config, run_service, skip_unless_helper
-from support.upstream import finalize_unit
+from support.upstream import require_finalize_unit
 
 pytestmark = [pytest.mark.root, pytest.mark.manager]
 
@@ -124,9 +124,7 @@ def _upstream_finalize_unit() -> str:
     """Debian's ostree-finalize-staged.service with its sandbox as shipped; only what needs a
     booted system goes: the condition, the mount dependencies, and ostree's own command, which
     /bin/true stands in for (it succeeded, so the drop-in's line runs after it)."""
-    path = finalize_unit()
-    if path is None:
-        pytest.skip("the upstream ostree units could not be had (apt-get download ostree-boot)")
+    path = require_finalize_unit()
     lines = []
     for line in path.read_text().splitlines():
         if line.startswith(("ConditionPathExists=", "RequiresMountsFor=")):

@@ -10,7 +10,7 @@ import pytest
 
 from ostree_autocleanup.generator.cli import main
 from ostree_autocleanup.generator.config.model import Config
-from support.upstream import finalize_unit
+from support.upstream import require_finalize_unit
 
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
@@ -24,10 +24,7 @@ HELPER = Path(os.path.realpath(shutil.which("true") or "/bin/true"))
 
 @pytest.fixture(scope="module")
 def upstream_unit() -> str:
-    unit = finalize_unit()
-    if unit is None:
-        pytest.skip("Debian's ostree-boot package could not be downloaded (apt-get download)")
-    return str(unit)
+    return str(require_finalize_unit())
 
 
 def verify(

@@ -12,7 +12,7 @@ import pytest
 from ostree_autocleanup.generator.checks.verify import find_finalize_unit
 from ostree_autocleanup.generator.cli import main
 from ostree_autocleanup.generator.units import render as render_module
-from support.upstream import finalize_unit
+from support.upstream import require_finalize_unit
 
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
@@ -37,10 +37,7 @@ def apt_get_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def upstream_unit() -> Path:
-    unit = finalize_unit()
-    if unit is None:
-        pytest.skip("Debian's ostree-boot package could not be downloaded (apt-get download)")
-    return unit
+    return require_finalize_unit()
 
 
 def _image(tmp_path: Path) -> Path:

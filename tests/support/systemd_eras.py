@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from support.upstream import ostree_boot_tree
+from support import upstream
 
 UNIT_DIR = "usr/lib/systemd/system"
 DEBIAN_13_SUITE = "trixie"
@@ -146,7 +146,7 @@ class Era:
 def _debian_12() -> Era | None:
     if shutil.which("systemd-analyze") is None:
         return None
-    tree = ostree_boot_tree()
+    tree = upstream.ostree_boot_tree()
     if tree is None:
         return None
     standard = Path("/usr/lib/systemd/system")
@@ -223,7 +223,9 @@ def eras() -> tuple[tuple[str, Era | None, str], ...]:
         (
             "debian-12",
             twelve,
-            "systemd-analyze or Debian's ostree-boot package (apt-get download) is missing",
+            "systemd-analyze is not installed"
+            if shutil.which("systemd-analyze") is None
+            else upstream.MISSING,
         )
     )
     try:
