@@ -10,6 +10,15 @@ from pathlib import Path
 import pytest
 
 from support import sysroot as sr
+from support.platform_root import running_platform_id
+
+
+@pytest.fixture(autouse=True, scope="session", params=[running_platform_id()])
+def platform_id(request: pytest.FixtureRequest) -> str:
+    """Every helper test's id names the platform it ran on: `[debian12]` on a Debian 12 host,
+    `[debian13]` when tests/platforms runs these files again inside a Debian 13 root."""
+    result: str = request.param
+    return result
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 from plain_support import Work, fields, last_record, options, plain_sysroot
 
 from ostree_autocleanup.helper import cleanup, mark
@@ -113,7 +119,12 @@ class StampMachine(RuleBasedStateMachine):
         assert got == self.last
 
 
-StampMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None, derandomize=True, database=None
-)
-test_stamp_state_machine = StampMachine.TestCase
+def test_stamp_state_machine() -> None:
+    # A plain test function rather than the machine's unittest TestCase, so that it takes the
+    # platform id (conftest.platform_id) like every other helper test.
+    run_state_machine_as_test(
+        StampMachine,
+        settings=settings(
+            max_examples=60, stateful_step_count=25, deadline=None, derandomize=True, database=None
+        ),
+    )
