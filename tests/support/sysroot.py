@@ -263,7 +263,11 @@ def staging_unavailable() -> str | None:
 
 # Mounts that make deployment $D look like the booted system: ostree refuses to stage unless it
 # sees /run/ostree-booted and a root that is a deployment of the sysroot. The pid namespace
-# matters: the fresh /proc must belong to it. Then the caller's script runs with $D, $SR, $OS.
+# matters: the fresh /proc must belong to it. ostree 2025.2 and later run `systemctl start
+# ostree-finalize-staged.service` when they stage (they dropped the path unit); no manager runs
+# here, so a stand-in on PATH inside $D accepts exactly that call and logs it to
+# /run/oac-test-bin/calls, and the scripts finalize with `ostree admin finalize-staged`
+# themselves, as that unit would at shutdown. Then the caller's script runs with $D, $SR, $OS.
 _BOOTED_PRELUDE = r"""
 D=$1; SR=$2; OS=$3; SCRIPT=$4; shift 4
 mount --bind /usr "$D/usr"
@@ -273,6 +277,12 @@ mount --bind "$SR/ostree/deploy/$OS/var" "$D/var"
 mount --bind /dev "$D/dev"
 mount -t tmpfs tmpfs "$D/run"
 touch "$D/run/ostree-booted"
+mkdir "$D/run/oac-test-bin"
+printf '%s\n' '#!/bin/sh' \
+    '[ "$*" = "start ostree-finalize-staged.service" ] || { echo "systemctl $*?" >&2; exit 1; }' \
+    'echo "$*" >> /run/oac-test-bin/calls' > "$D/run/oac-test-bin/systemctl"
+chmod 755 "$D/run/oac-test-bin/systemctl"
+export PATH="/run/oac-test-bin:$PATH"
 mount -t proc proc "$D/proc"
 export D SR OS
 eval "$SCRIPT"
