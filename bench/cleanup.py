@@ -7,7 +7,12 @@ included), `ostree admin cleanup` on one and the helper on the others. The order
 between rounds so that neither side always gets the warmer page cache. Prints medians and the
 ratios helper / ostree (target: at most 1.10), and checks both freed the same objects.
 
-    .venv/bin/python bench/cleanup.py [--files 16600] [--rounds 5]
+It does so on every platform of support.platforms (Debian 12: ostree 2022.7, Python 3.11;
+Debian 13: ostree 2025.2, Python 3.13): the host's own directly, every other one by running this
+script again inside that platform's Debian root (support.platform_root, built once and cached;
+needs root and debootstrap), so that both sides use that platform's ostree and Python.
+
+    .venv/bin/python bench/cleanup.py [--files 16600] [--rounds 7] [--platform debian13]...
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support import platform_root as pr
 from support import sysroot as sr
+from support.platforms import BY_ID, PLATFORMS, Platform
 
+REPO = Path(__file__).resolve().parent.parent
 TARGET = 1.10
 
 
@@ -59,6 +67,33 @@ def _helper(sysroot: sr.Sysroot, mode: str, state: Path) -> list[str]:
     ]
 
 
+def _versions() -> str:
+    ostree = subprocess.run(["ostree", "--version"], capture_output=True, text=True, check=False)
+    found = [line.split("'")[1] for line in ostree.stdout.splitlines() if "Version:" in line]
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"ostree {found[0] if found else '?'}, Python {python}"
+
+
+def _elsewhere(platform: Platform, args: argparse.Namespace) -> int:
+    """This script run again, with the same sizes, inside `platform`'s Debian root."""
+    reason = pr.unavailable_reason()
+    if reason:
+        print(f"== {platform.id}: skipped: {reason}", flush=True)
+        return 0
+    root = pr.runner_root(platform)
+    scratch = Path(tempfile.mkdtemp(prefix="oac-bench-root-"))
+    try:
+        argv = ["python3", f"{pr.CHECKOUT}/bench/cleanup.py", "--platform", platform.id]
+        argv += ["--files", str(args.files), "--rounds", str(args.rounds)]
+        sys.stdout.flush()
+        result = pr.run_in_root(
+            root, REPO, scratch, argv, env=pr.checkout_env(scratch), stdout=sys.stdout.fileno()
+        )
+        return result.returncode
+    finally:
+        sr.remove_tree(scratch)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -68,8 +103,25 @@ def main() -> int:
         help="unique files per version (3 versions; default %(default)s)",
     )
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--platform",
+        action="append",
+        choices=sorted(BY_ID),
+        help="measure on this platform (repeatable; default: every platform)",
+    )
     args = parser.parse_args()
+    here = pr.running_platform_id()
+    status = 0
+    for platform_id in args.platform or [p.id for p in PLATFORMS]:
+        if platform_id == here:
+            print(f"== {here}: {_versions()}", flush=True)
+            status |= _bench(args)
+        else:
+            status |= _elsewhere(BY_ID[platform_id], args)
+    return status
 
+
+def _bench(args: argparse.Namespace) -> int:
     if sr.tools_unavailable(("ostree", "cp")):
         print("skipped: the ostree CLI is not installed", file=sys.stderr)
         return 0

@@ -53,6 +53,8 @@ ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 REQUIRED_TOOLS = ("debootstrap", "unshare", "chroot", "mount")
+# The checkout's importable packages, as pyproject.toml maps them under ostree_autocleanup.
+PACKAGES_OF_CHECKOUT = ("generator", "helper", "templates", "presets")
 
 
 def running_platform_id(os_release: str = "/etc/os-release") -> str:
@@ -136,6 +138,21 @@ def runner_root(platform: Platform, packages: Sequence[str] = PACKAGES) -> Path:
             if building.exists():
                 remove_tree(building)
     return final
+
+
+def checkout_env(scratch: Path) -> dict[str, str]:
+    """The environment that makes `ostree_autocleanup.*` the checkout's packages in the root.
+
+    The wheel maps generator/ to ostree_autocleanup.generator and so on; a directory of
+    symlinks in `scratch` (the root's /tmp) does the same without installing anything.
+    """
+    package = scratch / "pythonpath" / "ostree_autocleanup"
+    package.mkdir(parents=True, exist_ok=True)
+    for name in PACKAGES_OF_CHECKOUT:
+        link = package / name
+        if not link.is_symlink():
+            link.symlink_to(f"{CHECKOUT}/{name}")
+    return {"PYTHONPATH": "/tmp/pythonpath"}
 
 
 # $0 the root, $1 the checkout, $2 the scratch directory, then the command. The root is bound
