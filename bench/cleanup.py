@@ -87,7 +87,13 @@ def _elsewhere(platform: Platform, args: argparse.Namespace) -> int:
         argv += ["--files", str(args.files), "--rounds", str(args.rounds)]
         sys.stdout.flush()
         result = pr.run_in_root(
-            root, REPO, scratch, argv, env=pr.checkout_env(scratch), stdout=sys.stdout.fileno()
+            root,
+            REPO,
+            scratch,
+            argv,
+            # Unbuffered: each round's line shows up as it is measured, as it does here.
+            env={**pr.checkout_env(scratch), "PYTHONUNBUFFERED": "1"},
+            stdout=sys.stdout.fileno(),
         )
         return result.returncode
     finally:
