@@ -185,7 +185,13 @@ def test_the_stopped_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
     )
     parent = subprocess.Popen(
         [sys.executable, "-c", script, str(pidfile), str(Path(__file__).parent)],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        # In front of, not instead of, a PYTHONPATH that finds the helper (a platform's root).
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])
+            ),
+        },
     )
     try:
         deadline = time.monotonic() + 20
