@@ -26,7 +26,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from support.platforms import DEBIAN_12, Platform
@@ -182,29 +182,26 @@ def loop_devices_of(image: Path) -> list[str]:
     return found
 
 
-def cached_rootfs(
-    platform: Platform = DEBIAN_12, packages: Sequence[str] = ROOTFS_PACKAGES
-) -> Path:
-    """The platform's OSTree-shaped Debian rootfs, built once per recipe and then reused.
+def cached_tree(name: str, build: Callable[[Path], None]) -> Path:
+    """The test cache's directory NAME, made once by BUILD and then reused (every cached root).
 
-    Built in a temporary directory next to its final place and renamed into it, so a build that
-    is interrupted never leaves something that looks complete.
+    BUILD fills a temporary directory next to the final place, under a lock, and the result is
+    renamed into place: an interrupted build never leaves something that looks complete, and
+    the leftovers of one are removed by the next.
     """
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    key = rootfs_key(platform, packages)
-    final = cache / f"rootfs-{platform.id}-{key}"
+    final = cache / name
     if final.is_dir():
         return final
-    with _locked(cache / f"{final.name}.lock"):
+    with _locked(cache / f"{name}.lock"):
         if final.is_dir():
             return final
-        for stale in cache.glob(f"{final.name}.tmp-*"):
+        for stale in cache.glob(f"{name}.tmp-*"):
             remove_tree(stale)
-        building = cache / f"{final.name}.tmp-{os.getpid()}"
+        building = cache / f"{name}.tmp-{os.getpid()}"
         try:
-            _debootstrap(building, platform.suite, packages)
-            _shape_for_ostree(building)
+            build(building)
             os.rename(building, final)
         finally:
             if building.exists():
@@ -212,26 +209,36 @@ def cached_rootfs(
     return final
 
 
-def _debootstrap(target: Path, suite: str, packages: Sequence[str]) -> None:
+def debootstrap(target: Path, suite: str, packages: Sequence[str] = ()) -> None:
+    """``debootstrap --variant=minbase`` of SUITE (plus PACKAGES) into TARGET, from the host's
+    mirror; the downloaded packages are deleted once installed."""
     log = target.with_name(target.name + ".log")
+    include = ["--include=" + ",".join(packages)] if packages else []
     with open(log, "w") as out:
         result = subprocess.run(
-            [
-                "debootstrap",
-                f"--variant={VARIANT}",
-                "--include=" + ",".join(packages),
-                suite,
-                str(target),
-                debian_mirror(),
-            ],
+            ["debootstrap", f"--variant={VARIANT}", *include, suite, str(target), debian_mirror()],
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
         )
     if result.returncode != 0:
         tail = log.read_text().splitlines()[-15:]
-        raise ContainerError("debootstrap failed:\n" + "\n".join(tail))
+        raise ContainerError(f"debootstrap of {suite} failed:\n" + "\n".join(tail))
     log.unlink()
+    for deb in (target / "var/cache/apt/archives").glob("*.deb"):
+        deb.unlink()
+
+
+def cached_rootfs(
+    platform: Platform = DEBIAN_12, packages: Sequence[str] = ROOTFS_PACKAGES
+) -> Path:
+    """The platform's OSTree-shaped Debian rootfs, built once per recipe and then reused."""
+
+    def build(target: Path) -> None:
+        debootstrap(target, platform.suite, packages)
+        _shape_for_ostree(target)
+
+    return cached_tree(f"rootfs-{platform.id}-{rootfs_key(platform, packages)}", build)
 
 
 def _shape_for_ostree(root: Path) -> None:

@@ -9,22 +9,19 @@ runs under systemd-nspawn as root with the host's network, as on a machine just 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import signal
 import ssl
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from support.container import (
     SUITE,
-    ContainerError,
-    cache_dir,
-    debian_mirror,
-    remove_tree,
+    cached_tree,
+    debootstrap,
 )
 
 VARIANT = "minbase"
@@ -39,51 +36,9 @@ def root_key() -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def cached_root() -> Path:
-    """The pristine minbase root, debootstrapped on first use (about a minute) and then reused.
-
-    Built next to its final place and renamed into it, so an interrupted build never leaves
-    something that looks complete.
-    """
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    final = cache / f"fresh-{SUITE}-{root_key()}"
-    if final.is_dir():
-        return final
-    with _locked(cache / f"{final.name}.lock"):
-        if final.is_dir():
-            return final
-        for stale in cache.glob(f"{final.name}.tmp-*"):
-            remove_tree(stale)
-        building = cache / f"{final.name}.tmp-{os.getpid()}"
-        try:
-            log = cache / f"{final.name}.log"
-            with open(log, "w") as out:
-                result = subprocess.run(
-                    ["debootstrap", f"--variant={VARIANT}", SUITE, str(building), debian_mirror()],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                )
-            if result.returncode != 0:
-                tail = log.read_text().splitlines()[-15:]
-                raise ContainerError("debootstrap failed:\n" + "\n".join(tail))
-            log.unlink()
-            os.rename(building, final)
-        finally:
-            if building.exists():
-                remove_tree(building)
-    return final
+    """The pristine minbase root, debootstrapped on first use (about a minute) and then reused."""
+    return cached_tree(f"fresh-{SUITE}-{root_key()}", lambda target: debootstrap(target, SUITE))
 
 
 def host_ca_bundle() -> Path | None:

@@ -15,17 +15,15 @@ filesystem so that ostree can ``chattr +i`` deployments, at ``/tmp``.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from support.container import cache_dir, debian_mirror, remove_tree
+from support.container import cached_tree, debootstrap
 from support.platforms import Platform
 
 VARIANT = "minbase"
@@ -89,55 +87,12 @@ def root_key(platform: Platform, packages: Sequence[str] = PACKAGES) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def runner_root(platform: Platform, packages: Sequence[str] = PACKAGES) -> Path:
-    """The platform's root for running tests in, built once per recipe and reused afterwards.
-
-    Built next to its final place and renamed into it, so an interrupted build never leaves
-    something that looks complete.
-    """
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    final = cache / f"tests-{platform.id}-{root_key(platform, packages)}"
-    if final.is_dir():
-        return final
-    with _locked(cache / f"{final.name}.lock"):
-        if final.is_dir():
-            return final
-        for stale in cache.glob(f"{final.name}.tmp-*"):
-            remove_tree(stale)
-        building = cache / f"{final.name}.tmp-{os.getpid()}"
-        try:
-            result = subprocess.run(
-                [
-                    "debootstrap",
-                    f"--variant={VARIANT}",
-                    "--include=" + ",".join(packages),
-                    platform.suite,
-                    str(building),
-                    debian_mirror(),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                tail = "\n".join(result.stdout.splitlines()[-15:])
-                raise RuntimeError(f"debootstrap of {platform.suite} failed:\n{tail}")
-            # Downloaded packages are of no use once installed.
-            for deb in (building / "var/cache/apt/archives").glob("*.deb"):
-                deb.unlink()
-            os.rename(building, final)
-        finally:
-            if building.exists():
-                remove_tree(building)
-    return final
+    """The platform's root for running tests in, built once per recipe and reused afterwards."""
+    return cached_tree(
+        f"tests-{platform.id}-{root_key(platform, packages)}",
+        lambda target: debootstrap(target, platform.suite, packages),
+    )
 
 
 def checkout_env(scratch: Path) -> dict[str, str]:

@@ -14,7 +14,6 @@ string it refuses (it stops at the first).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import os
@@ -178,40 +177,13 @@ def _debian_13() -> Era | None:
 
 
 def _debian_13_root() -> Path:
-    from support.container import cache_dir, debian_mirror, remove_tree
+    from support.container import cached_tree, debootstrap
 
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(f"{DEBIAN_13_SUITE} {sorted(DEBIAN_13_PACKAGES)}".encode()).hexdigest()
-    final = cache / f"analyze-{DEBIAN_13_SUITE}-{key[:16]}"
-    if final.is_dir():
-        return final
-    with open(cache / f"{final.name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if final.is_dir():
-            return final
-        building = cache / f"{final.name}.tmp-{os.getpid()}"
-        try:
-            result = subprocess.run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    "--include=" + ",".join(DEBIAN_13_PACKAGES),
-                    DEBIAN_13_SUITE,
-                    str(building),
-                    debian_mirror(),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise RuntimeError("debootstrap of Debian 13 failed:\n" + result.stdout[-2000:])
-            os.rename(building, final)
-        finally:
-            if building.exists():
-                remove_tree(building)
-    return final
+    return cached_tree(
+        f"analyze-{DEBIAN_13_SUITE}-{key[:16]}",
+        lambda target: debootstrap(target, DEBIAN_13_SUITE, DEBIAN_13_PACKAGES),
+    )
 
 
 @functools.cache
