@@ -253,7 +253,7 @@ def run_cycle(
         after = " (after the boot was complete)" if cleanup_end > target else ""
         say(
             f"Booted release 3: multi-user.target was reached {target:.1f}s into the boot.",
-            f"{SERVICE} ran in the background at idle priority, with nothing waiting for it,",
+            f"{SERVICE} ran in the background at low priority, with nothing waiting for it,",
             f"and ended at {cleanup_end:.1f}s{after}.",
         )
         if service != {"ConditionResult": "yes", "Result": "success"}:
