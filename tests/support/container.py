@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from support import cgroups
 from support.platforms import DEBIAN_12, Platform
 
 SUITE = DEBIAN_12.suite
@@ -458,6 +459,8 @@ class OstreeImage:
 class Container:
     """One boot of a deployment of an ``OstreeImage``; use as a context manager."""
 
+    _started = 0  # containers this process started: each one's cgroup name
+
     def __init__(
         self, image: OstreeImage, log: Path, name: str = "e2e", read_only_sysroot: bool = False
     ) -> None:
@@ -471,6 +474,7 @@ class Container:
         self.read_only_sysroot = read_only_sysroot
         self.process: subprocess.Popen[bytes] | None = None
         self.pid = 0  # the container's systemd, as the host sees it
+        self.cgroups: list[str] = []
 
     def __enter__(self) -> Container:
         self.start()
@@ -501,6 +505,9 @@ class Container:
         ]
         # nspawn wants a /run/systemd of its own when the host's PID 1 is not systemd.
         script = 'mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && exec "$@"'
+        # A cgroup of its own, or two containers booting side by side share one hierarchy.
+        Container._started += 1
+        self.cgroups = cgroups.create(f"oa-container-{os.getpid()}-{Container._started}")
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -508,6 +515,7 @@ class Container:
                     "--pdeathsig",
                     "KILL",
                     "--",
+                    *cgroups.enter_command(self.cgroups, []),
                     "unshare",
                     "-m",
                     "-p",
@@ -531,6 +539,7 @@ class Container:
         _LIVE_CONTAINERS.add(self)
         try:
             self.pid = self._wait_for_init(timeout)
+            self._check_own_cgroup()
             self._wait_for_manager(timeout)
         except BaseException:
             self.kill()
@@ -562,6 +571,19 @@ class Container:
                         return child
             time.sleep(0.05)
         raise ContainerError(f"no systemd in the container after {timeout}s: {self.console()}")
+
+    def _check_own_cgroup(self) -> None:
+        """The container's systemd runs below the cgroup made for it, in every hierarchy."""
+        lines = Path(f"/proc/{self.pid}/cgroup").read_text().splitlines()
+        where = {line.split(":", 2)[1]: line.split(":", 2)[2] for line in lines}
+        for cgroup in self.cgroups:
+            key = "name=systemd" if cgroup.startswith(cgroups.HIERARCHIES[0]) else ""
+            own = "/" + os.path.basename(cgroup)
+            path = where.get(key, "")
+            if path != own and not path.startswith(own + "/"):
+                raise ContainerError(
+                    f"the container's systemd is in {key or 'v2'}:{path}, not {own}"
+                )
 
     def _wait_for_manager(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -659,6 +681,7 @@ class Container:
             raise ContainerError(
                 f"the container did not power off within {timeout}s: {self.console()}"
             ) from None
+        self._remove_cgroups()
         _LIVE_CONTAINERS.discard(self)
         return code
 
@@ -668,4 +691,11 @@ class Container:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self._remove_cgroups()
         _LIVE_CONTAINERS.discard(self)
+
+    def _remove_cgroups(self) -> None:
+        """Whatever the container left running (nothing, after a clean exit) dies here."""
+        for cgroup in self.cgroups:
+            cgroups.remove(cgroup)
+        self.cgroups = []

@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from support import cgroups
 from support.container import (
     SUITE,
     cached_tree,
@@ -93,12 +94,15 @@ def run_as_root(
         f"mount -t overlay overlay -o lowerdir={root},upperdir={upper},workdir={work} "
         f'{merged} && exec "$@"'
     )
+    # A cgroup of its own, away from the containers other tests boot meanwhile.
+    own = cgroups.create(f"oa-fresh-{os.getpid()}-{scratch.name}")
     process = subprocess.Popen(
         [
             "setpriv",
             "--pdeathsig",
             "KILL",
             "--",
+            *cgroups.enter_command(own, []),
             "unshare",
             "-m",
             "-p",
@@ -129,4 +133,7 @@ def run_as_root(
             os.kill(process.pid, signal.SIGKILL)
         process.communicate()
         raise
+    finally:
+        for cgroup in own:
+            cgroups.remove(cgroup)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from . import cgroups as cgroups_of_systemd
+
 SYSTEMD = "/lib/systemd/systemd"
 DBUS_DAEMON = "/usr/bin/dbus-daemon"
 EXPOSE_ROOT = "/srv"
-CGROUP_HIERARCHIES = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 
@@ -253,7 +253,7 @@ def unavailable_reason() -> str | None:
             return f"{tool} is not on PATH"
     if not os.path.isdir(EXPOSE_ROOT):
         return f"{EXPOSE_ROOT} does not exist to mount the exposed directories on"
-    if not _cgroup_roots():
+    if not cgroups_of_systemd.roots():
         return "no writable cgroup hierarchy to give the manager a cgroup of its own"
     return None
 
@@ -262,14 +262,6 @@ def skip_unless_available() -> None:
     reason = unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
-
-
-def _cgroup_roots() -> list[str]:
-    """The hierarchies systemd uses: named systemd + unified (hybrid), or the v2 root."""
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        return ["/sys/fs/cgroup"] if os.access("/sys/fs/cgroup", os.W_OK) else []
-    roots = [r for r in CGROUP_HIERARCHIES[:2] if os.path.isdir(r) and os.access(r, os.W_OK)]
-    return roots if "/sys/fs/cgroup/systemd" in roots else []
 
 
 # systemd-run --user talks to the manager only through a bus, unlike systemctl, which falls back
@@ -293,36 +285,6 @@ def _write_stub_units(unit_dir: str) -> None:
     for name, text in _BUS_UNITS.items():
         with open(os.path.join(unit_dir, name), "w", encoding="utf-8") as f:
             f.write(text)
-
-
-def _cgroup_pids(cgroup: str) -> list[int]:
-    pids: list[int] = []
-    for dirpath, _dirs, files in os.walk(cgroup):
-        if "cgroup.procs" in files:
-            procs = os.path.join(dirpath, "cgroup.procs")
-            with contextlib.suppress(OSError), open(procs, encoding="ascii") as f:
-                pids += [int(x) for x in f.read().split()]
-    return pids
-
-
-def _remove_cgroup(cgroup: str) -> None:
-    """Kill what is left in the cgroup tree, then remove it bottom-up."""
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while True:
-        pids = _cgroup_pids(cgroup)
-        if not pids:
-            break
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            raise ManagerError(f"processes {pids} survive in {cgroup}")
-        time.sleep(0.05)
-    for dirpath, _dirs, _files in sorted(
-        os.walk(cgroup), key=lambda entry: entry[0].count("/"), reverse=True
-    ):
-        with contextlib.suppress(FileNotFoundError):
-            os.rmdir(dirpath)
 
 
 def _first_child(pid: int) -> int:
@@ -392,10 +354,7 @@ def user_manager(
                     raise ManagerError(f"unsupported character in {source!r} -> {target!r}")
                 f.write(f"{os.path.abspath(source)}\t{target}\n")
         name = os.path.basename(workdir)
-        for root in _cgroup_roots():
-            path = os.path.join(root, name)
-            os.mkdir(path)
-            cgroups.append(path)
+        cgroups = cgroups_of_systemd.create(name)
 
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -450,5 +409,5 @@ def user_manager(
                 process.kill()
                 process.wait()
         for cgroup in cgroups:
-            _remove_cgroup(cgroup)
+            cgroups_of_systemd.remove(cgroup, STOP_TIMEOUT)
         shutil.rmtree(workdir, ignore_errors=True)
