@@ -39,3 +39,11 @@ def fixtures_dir() -> Iterator[Path]:
         yield path
     finally:
         sr.remove_tree(path)
+
+
+@pytest.fixture
+def fds() -> Iterator[None]:
+    """The test leaves no descriptor open."""
+    before = set(os.listdir("/proc/self/fd"))
+    yield
+    assert set(os.listdir("/proc/self/fd")) <= before

@@ -58,18 +58,6 @@ def test_is_within_goes_by_normalised_names(root: str, path: str, within: bool) 
 # --- confined.open_dir ---------------------------------------------------------------------
 
 
-def _open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture
-def fds() -> Iterator[None]:
-    """The test leaves no descriptor open."""
-    before = _open_fds()
-    yield
-    assert _open_fds() <= before
-
-
 def _same_dir(fd: int, path: Path) -> bool:
     a, b = os.fstat(fd), os.stat(path)
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

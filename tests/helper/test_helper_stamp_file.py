@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,18 +100,6 @@ def test_utc_now_is_an_iso_utc_second() -> None:
 
 
 # --- StampFile -----------------------------------------------------------------------------
-
-
-def _open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture
-def fds() -> Iterator[None]:
-    """The test leaves no descriptor open."""
-    before = _open_fds()
-    yield
-    assert _open_fds() <= before
 
 
 @pytest.fixture
