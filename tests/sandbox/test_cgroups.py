@@ -20,7 +20,7 @@ def test_started_inside_and_removed_with_what_is_left() -> None:
     made = cgroups.create(f"oa-test-cgroups-{os.getpid()}")
     try:
         process = subprocess.Popen(
-            cgroups.enter_command(made, ["sh", "-c", "cat /proc/self/cgroup; exec sleep 600"]),
+            [*cgroups.enter(made), "sh", "-c", "cat /proc/self/cgroup; exec sleep 600"],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -29,7 +29,7 @@ def test_started_inside_and_removed_with_what_is_left() -> None:
             hierarchies = len(own.readlines())
         seen = [process.stdout.readline() for _ in range(hierarchies)]
         for cgroup in made:
-            key = "name=systemd" if cgroup.startswith(cgroups.HIERARCHIES[0]) else ""
+            key = cgroups.hierarchy_of(cgroup)
             line = next(x for x in seen if x.split(":", 2)[1] == key)
             assert line.rstrip("\n").split(":", 2)[2] == "/" + os.path.basename(cgroup)
             assert process.pid in cgroups.pids(cgroup)

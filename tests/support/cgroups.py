@@ -6,7 +6,7 @@ end-to-end groups of CI run in parallel) then create, populate and remove the sa
 `system.slice/...` cgroups, and a unit of one fails with "Failed to attach to cgroup ...: No such
 file or directory" (status 219/CGROUP) because the other just removed it. systemd-nspawn
 --keep-unit and a user manager both stay in the cgroup they are started in, so the launcher moves
-itself into a fresh one first (`ENTER_SCRIPT`), and teardown kills what is left there.
+itself into a fresh one first (`enter`), and teardown kills what is left there.
 
 Only the hierarchies systemd itself uses are touched: the named systemd one and the unified one
 on a hybrid host, or the single v2 root; controllers are left where the machine put them.
@@ -23,8 +23,11 @@ import time
 HIERARCHIES = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified")
 V2_ROOT = "/sys/fs/cgroup"
 
-# Shell prelude: "$@" starts with the cgroup directories, then "--", then the command.
-ENTER_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs"; shift; done; shift; exec "$@"'
+# "$@" is the cgroup directories, "--", then the command: the shell moves itself into each
+# cgroup and becomes the command (same PID, so the caller's Popen still names the process).
+_ENTER_SCRIPT = (
+    'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs"; shift; done; shift; exec "$@"'
+)
 
 
 class CgroupError(Exception):
@@ -57,9 +60,14 @@ def create(name: str) -> list[str]:
     return made
 
 
-def enter_command(cgroups: list[str], command: list[str]) -> list[str]:
-    """command, run by a shell that first moves itself into cgroups."""
-    return ["sh", "-c", ENTER_SCRIPT, "enter-cgroup", *cgroups, "--", *command]
+def enter(cgroups: list[str]) -> list[str]:
+    """The start of an argv whose rest runs inside cgroups."""
+    return ["sh", "-c", _ENTER_SCRIPT, "enter-cgroup", *cgroups, "--"]
+
+
+def hierarchy_of(cgroup: str) -> str:
+    """The hierarchy field that names cgroup's hierarchy in /proc/PID/cgroup."""
+    return "name=systemd" if cgroup.startswith(HIERARCHIES[0] + "/") else ""
 
 
 def pids(cgroup: str) -> list[int]:

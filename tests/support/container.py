@@ -515,7 +515,7 @@ class Container:
                     "--pdeathsig",
                     "KILL",
                     "--",
-                    *cgroups.enter_command(self.cgroups, []),
+                    *cgroups.enter(self.cgroups),
                     "unshare",
                     "-m",
                     "-p",
@@ -577,7 +577,7 @@ class Container:
         lines = Path(f"/proc/{self.pid}/cgroup").read_text().splitlines()
         where = {line.split(":", 2)[1]: line.split(":", 2)[2] for line in lines}
         for cgroup in self.cgroups:
-            key = "name=systemd" if cgroup.startswith(cgroups.HIERARCHIES[0]) else ""
+            key = cgroups.hierarchy_of(cgroup)
             own = "/" + os.path.basename(cgroup)
             path = where.get(key, "")
             if path != own and not path.startswith(own + "/"):

@@ -102,7 +102,7 @@ def run_as_root(
             "--pdeathsig",
             "KILL",
             "--",
-            *cgroups.enter_command(own, []),
+            *cgroups.enter(own),
             "unshare",
             "-m",
             "-p",

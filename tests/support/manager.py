@@ -46,7 +46,6 @@ _STUB_TARGETS = (
 
 _START_SCRIPT = r"""
 set -eu
-for cg in "$@"; do echo $$ > "$cg/cgroup.procs"; done
 mount -t tmpfs -o mode=0755 tmpfs /run/systemd
 mkdir -p /run/systemd/system /run/systemd/inaccessible
 cd /run/systemd/inaccessible
@@ -375,6 +374,7 @@ def user_manager(
         with open(os.path.join(workdir, "manager.log"), "wb") as log:
             process = subprocess.Popen(
                 [
+                    *cgroups_of_systemd.enter(cgroups),
                     "unshare",
                     "--mount",
                     "--propagation=private",
@@ -383,7 +383,6 @@ def user_manager(
                     "-c",
                     _START_SCRIPT,
                     "start-manager",
-                    *cgroups,
                 ],
                 env=env,
                 stdin=subprocess.DEVNULL,
