@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ostree_autocleanup.generator.docs import distfiles
+from support.source_tree import copy_for_build
 
 TOP = Path(__file__).parents[2]
 DATA = "ostree_autocleanup-{version}.data/data/share/"
@@ -50,7 +51,8 @@ def _build(what: str, source: Path, out: Path) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return _build("wheel", TOP, tmp_path_factory.mktemp("wheel"))
+    source = copy_for_build(tmp_path_factory.mktemp("source") / "tree")
+    return _build("wheel", source, tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def test_wheel_carries_the_man_pages_and_completions_as_data(wheel: Path) -> Non
 
 
 def test_the_sdist_is_complete_and_builds_the_same_wheel(wheel: Path, tmp_path: Path) -> None:
-    sdist, _ = _build("sdist", TOP, tmp_path / "sdist")
+    sdist, _ = _build("sdist", copy_for_build(tmp_path / "tree"), tmp_path / "sdist")
     with tarfile.open(sdist) as archive:
         archive.extractall(tmp_path / "unpacked")  # built just above: nothing untrusted in it
     (source,) = (tmp_path / "unpacked").iterdir()

@@ -15,9 +15,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from support.source_tree import copy_for_build
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SITE_PACKAGES = "usr/lib/python3/dist-packages"
@@ -47,6 +50,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 def build_wheel(outdir: Path) -> Path:
     """A wheel of the working tree.
 
+    Built from a private copy of the tree (support.source_tree says why).
     Offline with the test environment's setuptools and wheel when they can build it (the test
     extra brings both); otherwise pip fetches them into an isolated build.
     """
@@ -54,7 +58,9 @@ def build_wheel(outdir: Path) -> Path:
     args = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(outdir)]
     if _can_build_offline():
         args += ["--no-build-isolation", "--no-index"]
-    result = subprocess.run([*args, str(REPO_ROOT)], capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory(prefix="ostree-autocleanup-wheel-") as scratch:
+        source = copy_for_build(Path(scratch) / "source")
+        result = subprocess.run([*args, str(source)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"building the wheel failed:\n{result.stdout}{result.stderr}")
     wheels = sorted(outdir.glob("ostree_autocleanup-*.whl"))

@@ -20,8 +20,9 @@ import pytest
 
 from support import fresh_debian, readme
 from support.container import debian_mirror, unavailable_reason
+from support.source_tree import copy_for_build
 
-from .project import REPO_ROOT, run_cli
+from .project import run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
@@ -50,9 +51,10 @@ def unreachable_registry() -> str | None:
 
 def build_sdist(outdir: Path) -> Path:
     """The project's sdist, built by the test environment's setuptools, without isolation."""
+    source = copy_for_build(outdir.parent / "source")
     result = subprocess.run(
         [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(outdir)],
-        cwd=REPO_ROOT,
+        cwd=source,
         capture_output=True,
         text=True,
         check=False,
