@@ -7,6 +7,9 @@ fresh copy of that image (so every cleanup starts from the same blocks with a co
 the loop device's scheduler, and runs fio beside one of:
 
     alone     no cleanup: fio only, for --alone-seconds
+    null      no cleanup either, measured as a cleanup is (`sleep` for the whole window): its
+              ratio to `alone` is what the measurement alone varies by, the floor under which
+              no ratio means anything
     updater   `ostree admin cleanup` at default priority, what an updater does
     today     the helper as the unit rendered before this benchmark existed asked for it
               (IOSchedulingClass=idle, CPUSchedulingPolicy=idle, Nice=19), unpaced
@@ -20,8 +23,8 @@ and report medians; ratios are against the alone-run of the same scheduler in th
 invocation. Then the idle-disk ratio: the new cleanup's wall time with no foreground load,
 paced against unpaced, same scheduler.
 
-Last line: `io: worst p99.9 ratio R (target <= 1.25)`, the worst read p99.9 ratio of `new`
-over the three schedulers.
+Last line: `io: worst p99.9 ratio R (target <= 1.25); null run N`, the worst read p99.9 ratio
+of `new` over the three schedulers, and of `null` (the same ratio with nothing running).
 
     .venv/bin/python bench/io.py --quick   # 10,000 files per version, 1 round, 15 s windows
     .venv/bin/python bench/io.py           # 50,000 files per version (150,000 objects),
@@ -55,7 +58,7 @@ from support import sysroot as sr
 TARGET = 1.25
 IDLE_TARGET = 1.10
 SCHEDULERS = ("none", "mq-deadline", "bfq")
-VARIANTS = ("alone", "updater", "today", "new")
+VARIANTS = ("alone", "null", "updater", "today", "new")
 TODAY = {"io-class": "idle", "cpu-policy": "idle", "nice": "19", "pacing": "off"}
 WARMUP = 1.0
 READ_FILE_MB = 256
@@ -241,7 +244,11 @@ def helper_argv(mnt: Path, pacing: str) -> list[str]:
     ]
 
 
-def cleanup_argv(variant: str, mnt: Path, new: dict[str, str], device: str) -> list[str]:
+def cleanup_argv(
+    variant: str, mnt: Path, new: dict[str, str], device: str, window: float
+) -> list[str]:
+    if variant == "null":
+        return ["sleep", str(window)]
     if variant == "updater":
         return ["ostree", "admin", "cleanup", "--sysroot=" + str(mnt / "sysroot")]
     sched = TODAY if variant == "today" else EXTRA.get(variant, new)
@@ -297,7 +304,7 @@ def one_run(
                     if sched.get("pacing-params"):
                         env["OSTREE_AUTOCLEANUP_PACING"] = sched["pacing-params"]
                     cleanup = subprocess.Popen(
-                        cleanup_argv(variant, mnt, new, device),
+                        cleanup_argv(variant, mnt, new, device, window),
                         env=env,
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE,
@@ -422,7 +429,7 @@ def main() -> int:
             f"{LOOP_DIRECT_IO}), built in {time.monotonic() - started:.0f}s; new = {new}"
         )
         results: dict[tuple[str, str], list[RunResult]] = {}
-        worst = 0.0
+        worst_of = {"new": 0.0, "null": 0.0}
         print(
             "                 time  read p50      p99    p99.9  write p50    p99    p99.9"
             "  (us)  read/write p99.9 ratio"
@@ -442,19 +449,26 @@ def main() -> int:
                 rows = results.get((scheduler, variant))
                 if rows:
                     print(fmt_row(variant, rows, alone if variant != "alone" else None))
-            if alone and results.get((scheduler, "new")):
+            if alone:
                 base_p = statistics.median(percentile(r.lat.read, 99.9) for r in alone)
-                new_p = statistics.median(
-                    percentile(r.lat.read, 99.9) for r in results[(scheduler, "new")]
-                )
-                worst = max(worst, new_p / base_p)
+                for variant in ("new", "null"):
+                    if results.get((scheduler, variant)):
+                        ratio = (
+                            statistics.median(
+                                percentile(r.lat.read, 99.9) for r in results[(scheduler, variant)]
+                            )
+                            / base_p
+                        )
+                        worst_of[variant] = max(worst_of[variant], ratio)
             sys.stdout.flush()
 
         idle_ratio = idle_disk_ratio(
             golden, base, schedulers[:1] if args.quick else schedulers, rounds, new
         )
         print(f"idle disk: paced/unpaced wall time {idle_ratio:.2f} (target <= {IDLE_TARGET:.2f})")
-        print(f"io: worst p99.9 ratio {worst:.2f} (target <= {TARGET:.2f})")
+        # The null run's ratio says how far the measurement itself moves a ratio in this run.
+        null = f"; null run {worst_of['null']:.2f}" if worst_of["null"] else ""
+        print(f"io: worst p99.9 ratio {worst_of['new']:.2f} (target <= {TARGET:.2f}){null}")
         return 0
     finally:
         for point in sr.mounts_under(base):

@@ -48,6 +48,39 @@ def test_a_busy_probe_keeps_the_pause_until_max_pause_then_the_slice_is_short_ag
     assert pacer.end_pause() == 0.05
 
 
+def _probes_of_one_pause(pacer: pacing.Pacer, busy: list[bool]) -> list[float]:
+    """The probe lengths a pause asks for while its probes find the disk busy as listed."""
+    pacer.start_pause()
+    probes = []
+    for each in busy:
+        probes.append(pacer.next_probe())
+        if not pacer.after_probe(busy=each, elapsed=probes[-1]):
+            break
+    return probes
+
+
+def test_probes_grow_while_the_disk_stays_busy_so_a_long_pause_wakes_a_few_times() -> None:
+    pacer = pacing.Pacer(probe=0.05, max_pause=2.0)
+    probes = _probes_of_one_pause(pacer, [True] * 40)
+    # Four wake-ups for a whole pause (0.05, 0.2, 0.8, then what is left of the 2 s), where
+    # fixed 0.05 s probes took forty.
+    assert probes == pytest.approx([0.05, 0.2, 0.8, 0.95])
+    assert sum(probes) == pytest.approx(pacer.max_pause)
+
+
+def test_a_quiet_probe_ends_the_pause_and_the_next_pause_probes_short_again() -> None:
+    pacer = pacing.Pacer(probe=0.05, max_pause=2.0)
+    assert _probes_of_one_pause(pacer, [True, True, False]) == pytest.approx([0.05, 0.2, 0.8])
+    assert _probes_of_one_pause(pacer, [False]) == pytest.approx([0.05])
+
+
+def test_a_probe_never_outlasts_the_budget() -> None:
+    pacer = pacing.Pacer(probe=0.05, max_pause=2.0, budget=0.5)
+    probes = _probes_of_one_pause(pacer, [True] * 10)
+    assert probes == pytest.approx([0.05, 0.2, 0.25])
+    assert pacer.exhausted
+
+
 def test_pauses_stop_when_their_budget_is_spent() -> None:
     pacer = pacing.Pacer(max_pause=1.0, budget=0.25)
     pacer.start_pause()
@@ -274,6 +307,16 @@ def test_the_environment_tunes_the_pacer_for_benchmarks_and_nonsense_is_ignored(
         0.02,
         9.0,
     )
-    for nonsense in ("", "1/2/3", "a/b/c/d", "0/1/1/1", "1/1/1/99999"):
+    assert pacer.probe_growth == pacing.PROBE_GROWTH
+    assert pacing.Pacer.from_environment({pacing.ENV: "0.01/0.5/0.02/9/1"}).probe_growth == 1.0
+    for nonsense in (
+        "",
+        "1/2/3",
+        "a/b/c/d",
+        "0/1/1/1",
+        "1/1/1/99999",
+        "1/1/1/1/0.5",
+        "1/1/1/1/1/1",
+    ):
         pacer = pacing.Pacer.from_environment({pacing.ENV: nonsense})
         assert (pacer.slice_min, pacer.max_pause) == (pacing.SLICE_MIN, pacing.MAX_PAUSE)
