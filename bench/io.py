@@ -30,7 +30,8 @@ of `new` over the three schedulers, and of `null` (the same ratio with nothing r
     .venv/bin/python bench/io.py           # 50,000 files per version (150,000 objects),
                                            # 3 rounds, 30 s windows: about an hour
 
---quick took 6 minutes on the 2-core development machine. docs/io.md has figures and their reading.
+--quick takes about 7 minutes on the 2-core development machine (--rounds 4: about 20). docs/io.md
+has figures and their reading.
 
 Needs root, fio, losetup, mkfs.ext4 and the ostree CLI.
 """
